@@ -1,0 +1,74 @@
+/**
+ * Environment variables, named as Laravel Reverb names them. Each maps to a config path, so a
+ * validation problem can be reported under the variable the user actually set.
+ */
+export const SERVER_ENV = {
+  host: "REVERB_SERVER_HOST",
+  port: "REVERB_SERVER_PORT",
+  path: "REVERB_SERVER_PATH",
+  hostname: "REVERB_HOST",
+  max_request_size: "REVERB_MAX_REQUEST_SIZE",
+} as const;
+
+export const APP_ENV = {
+  app_id: "REVERB_APP_ID",
+  key: "REVERB_APP_KEY",
+  secret: "REVERB_APP_SECRET",
+  allowed_origins: "REVERB_APP_ALLOWED_ORIGINS",
+  ping_interval: "REVERB_APP_PING_INTERVAL",
+  activity_timeout: "REVERB_APP_ACTIVITY_TIMEOUT",
+  max_connections: "REVERB_APP_MAX_CONNECTIONS",
+  max_message_size: "REVERB_APP_MAX_MESSAGE_SIZE",
+  accept_client_events_from: "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
+  cache_ttl: "REVERB_APP_CACHE_TTL",
+  max_cached_channels: "REVERB_APP_MAX_CACHED_CHANNELS",
+  "rate_limiting.enabled": "REVERB_APP_RATE_LIMITING_ENABLED",
+  "rate_limiting.max_attempts": "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
+  "rate_limiting.decay_seconds": "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
+  "rate_limiting.terminate_on_limit": "REVERB_APP_RATE_LIMIT_TERMINATE",
+} as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A minimal dotenv reader: `KEY=value`, optional `export`, quotes, `#` comments. */
+export function parseDotEnv(source: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const rawLine of source.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(rawLine);
+    if (!match) continue;
+    const [, key, rest] = match as unknown as [string, string, string];
+    let value = rest.trim();
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.indexOf(quote, 1) > 0) {
+      value = value.slice(1, value.indexOf(quote, 1));
+      if (quote === '"') value = value.replace(/\\n/g, "\n");
+    } else {
+      value = value.replace(/\s+#.*$/, "");
+    }
+    result[key] = value;
+  }
+  return result;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    node = (node[part] ??= {}) as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+/** Copies the variables of `mapping` that are set in `env` into a config object. */
+export function fromEnv(env: Env, mapping: Readonly<Record<string, string>>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [path, name] of Object.entries(mapping)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") setPath(result, path, value);
+  }
+  return result;
+}
+
+export function hasAnyAppCredential(env: Env): boolean {
+  return Boolean(env[APP_ENV.app_id] || env[APP_ENV.key] || env[APP_ENV.secret]);
+}

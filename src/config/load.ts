@@ -1,0 +1,105 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { randomBytes, randomInt } from "node:crypto";
+import * as v from "valibot";
+import { ConfigSchema, type Config } from "./schema.ts";
+import { APP_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
+
+export interface LoadOptions {
+  cwd: string;
+  env: Env;
+  /** A JSON or TS file with `apps` (and optionally `server`). */
+  configPath?: string | undefined;
+  /** CLI flags; they win over everything else. */
+  overrides?: Record<string, unknown>;
+}
+
+export type LoadResult =
+  | { ok: true; config: Config; generatedApp: boolean }
+  | { ok: false; errors: string[] };
+
+/** Where a config path came from, to name the variable or file key in an error. */
+type Origins = Map<string, string>;
+
+function lowercaseAlphanumerics(length: number): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(randomBytes(length), (byte) => alphabet[byte % alphabet.length]).join("");
+}
+
+/** Credentials in the shape `reverb:install` writes them. */
+export function generateAppCredentials(): { app_id: string; key: string; secret: string } {
+  return { app_id: String(randomInt(100_000, 1_000_000)), key: lowercaseAlphanumerics(20), secret: lowercaseAlphanumerics(20) };
+}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  if (/\.[cm]?[jt]s$/.test(path)) {
+    const module = (await import(path)) as { default?: unknown };
+    return module.default ?? module;
+  }
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: string | undefined): string {
+  const path = v.getDotPath(issue) ?? "";
+  const origin = origins.get(path);
+  const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
+  const received = issue.received && issue.received !== "undefined" && !/secret/.test(path) ? ` (got ${issue.received})` : "";
+  const message = issue.received === "undefined" ? "is required" : issue.message;
+  return `${name}: ${message}${received}`;
+}
+
+/**
+ * Builds the configuration: defaults, then the config file, then the environment (with `.env`
+ * under it), then CLI flags. Apps come from the config file when it lists them, otherwise from
+ * `REVERB_APP_*`; with neither, a development app is generated.
+ */
+export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
+  const dotEnvPath = resolve(options.cwd, ".env");
+  const env: Env = { ...(existsSync(dotEnvPath) ? parseDotEnv(readFileSync(dotEnvPath, "utf8")) : {}), ...options.env };
+  const origins: Origins = new Map();
+
+  let file: Record<string, unknown> = {};
+  const configPath = options.configPath ? resolve(options.cwd, options.configPath) : undefined;
+  if (configPath) {
+    try {
+      const loaded = await readConfigFile(configPath);
+      if (typeof loaded !== "object" || loaded === null || Array.isArray(loaded)) {
+        return { ok: false, errors: [`${options.configPath}: must hold an object with an "apps" list`] };
+      }
+      file = loaded as Record<string, unknown>;
+    } catch (error) {
+      return { ok: false, errors: [`${options.configPath}: cannot be read: ${(error as Error).message}`] };
+    }
+  }
+
+  const server: Record<string, unknown> = { ...(file.server as Record<string, unknown> | undefined) };
+  for (const [key, name] of Object.entries(SERVER_ENV)) {
+    if (env[name] !== undefined && env[name] !== "") {
+      server[key] = env[name];
+      origins.set(`server.${key}`, name);
+    }
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    server[key] = value;
+    origins.set(`server.${key}`, `--${key}`);
+  }
+
+  let apps = file.apps;
+  let generatedApp = false;
+  if (apps === undefined) {
+    if (hasAnyAppCredential(env)) {
+      apps = [{ accept_client_events_from: "members", ...fromEnv(env, APP_ENV) }];
+      for (const [path, name] of Object.entries(APP_ENV)) origins.set(`apps.0.${path}`, name);
+    } else {
+      apps = [{ ...generateAppCredentials(), accept_client_events_from: "members" }];
+      generatedApp = true;
+    }
+  }
+
+  const result = v.safeParse(ConfigSchema, { server, apps });
+  if (!result.success) {
+    return { ok: false, errors: result.issues.map((issue) => describe(issue, origins, options.configPath)) };
+  }
+  return { ok: true, config: result.output, generatedApp };
+}

@@ -1,0 +1,119 @@
+import * as v from "valibot";
+
+/**
+ * Every configuration input, validated once at start. Values may come from a JSON/TS config file
+ * (numbers, booleans) or from the environment (strings), so scalar fields accept both.
+ */
+
+const toScalar = (input: unknown): unknown => {
+  if (typeof input !== "string") return input;
+  const text = input.trim();
+  if (text === "") return undefined;
+  if (text === "null") return null;
+  return text;
+};
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return v.pipe(
+    v.unknown(),
+    v.transform((input) => {
+      const value = toScalar(input);
+      return typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+    }),
+    v.number("must be a whole number"),
+    v.integer("must be a whole number"),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+}
+
+const boolean = v.pipe(
+  v.unknown(),
+  v.transform((input) => {
+    const value = toScalar(input);
+    if (value === "true" || value === "1") return true;
+    if (value === "false" || value === "0") return false;
+    return value;
+  }),
+  v.boolean("must be true or false"),
+);
+
+const text = v.pipe(v.unknown(), v.transform(toScalar), v.string("must be a string"));
+const nonEmpty = v.pipe(text, v.minLength(1, "must not be empty"));
+
+const stringList = v.pipe(
+  v.unknown(),
+  v.transform((input) => (typeof input === "string" ? input.split(",").map((part) => part.trim()).filter(Boolean) : input)),
+  v.array(v.string(), "must be a list of strings"),
+);
+
+/** `accept_client_events_from`: anything but `all` or `members` turns client events off, as in Reverb. */
+const clientEventsFrom = v.pipe(
+  text,
+  v.transform((value): "all" | "members" | "none" => (value === "all" || value === "members" ? value : "none")),
+);
+
+const RateLimitingSchema = v.object({
+  enabled: v.optional(boolean, false),
+  max_attempts: v.optional(integer(1), 60),
+  decay_seconds: v.optional(integer(1), 60),
+  terminate_on_limit: v.optional(boolean, false),
+});
+
+export const AppConfigSchema = v.object({
+  app_id: v.pipe(nonEmpty, v.regex(/^[^/?#\s]+$/, "must not contain '/', '?', '#' or spaces")),
+  key: v.pipe(nonEmpty, v.regex(/^[^/?#\s]+$/, "must not contain '/', '?', '#' or spaces")),
+  secret: nonEmpty,
+  allowed_origins: v.optional(stringList, ["*"]),
+  ping_interval: v.optional(integer(1), 60),
+  activity_timeout: v.optional(integer(1), 30),
+  max_connections: v.optional(v.nullable(integer(1)), null),
+  /** Bytes; 0 means no limit of our own (the transport's 64 MiB still applies). */
+  max_message_size: v.optional(integer(0), 10_000),
+  /** Absent key means `all` (Reverb's fallback for configs published before the option). */
+  accept_client_events_from: v.optional(clientEventsFrom, "all"),
+  rate_limiting: v.optional(RateLimitingSchema, {}),
+  /** Seconds a cache channel keeps its last event (Pusher: 30 minutes). */
+  cache_ttl: v.optional(integer(1), 1800),
+  /** Cache channels remembered per app; the least recently written go first. */
+  max_cached_channels: v.optional(integer(1), 10_000),
+  /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
+  options: v.optional(v.record(v.string(), v.unknown()), {}),
+});
+
+export const ServerConfigSchema = v.object({
+  host: v.optional(nonEmpty, "0.0.0.0"),
+  port: v.optional(integer(0, 65_535), 8080),
+  /** Route prefix for every route; normalised to `/segment` or `""`. */
+  path: v.optional(
+    v.pipe(
+      v.string("must be a string"),
+      v.transform((value) => value.trim().replace(/^\/+|\/+$/g, "")),
+      v.transform((value) => (value === "" ? "" : `/${value}`)),
+    ),
+    "",
+  ),
+  hostname: v.optional(v.nullable(text), null),
+  /** Bytes of one HTTP request, headers included. */
+  max_request_size: v.optional(integer(1), 10_000),
+  debug: v.optional(boolean, false),
+});
+
+export const ConfigSchema = v.pipe(
+  v.object({
+    server: v.optional(ServerConfigSchema, {}),
+    apps: v.pipe(v.array(AppConfigSchema, "must be a list of apps"), v.minLength(1, "must list at least one app")),
+  }),
+  v.forward(
+    v.check(({ apps }) => new Set(apps.map((app) => app.app_id)).size === apps.length, "app ids must be unique"),
+    ["apps"],
+  ),
+  v.forward(
+    v.check(({ apps }) => new Set(apps.map((app) => app.key)).size === apps.length, "app keys must be unique"),
+    ["apps"],
+  ),
+);
+
+export type AppConfig = v.InferOutput<typeof AppConfigSchema>;
+export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -1,0 +1,257 @@
+import { channelKind } from "../protocol/channels.ts";
+import { ERROR_FRAMES, CloseCode, PusherError, type PusherErrorName } from "../protocol/errors.ts";
+import {
+  PING_FRAME,
+  PONG_FRAME,
+  cacheMissFrame,
+  connectionEstablishedFrame,
+  memberAddedFrame,
+  memberRemovedFrame,
+  presenceData,
+  subscriptionSucceededFrame,
+} from "../protocol/frames.ts";
+import { parseChannelData, parseClientMessage, type ClientMessage } from "../protocol/messages.ts";
+import { verifyChannelAuth } from "../protocol/signatures.ts";
+import type { AppRegistry, AppState } from "./app-state.ts";
+import { topicFor } from "./channel.ts";
+import type { Connection, Subscription } from "./connection.ts";
+import type { Publisher, Socket } from "./socket.ts";
+import type { Logger } from "../log.ts";
+
+export interface HubOptions {
+  apps: AppRegistry;
+  log: Logger;
+  clock?: () => number;
+}
+
+/** Whether `text` is over `max` UTF-8 bytes, without encoding it when its length decides. */
+function overByteLimit(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return Buffer.byteLength(text) > max;
+}
+
+function userIdOf(connection: Connection, subscription: Subscription): unknown {
+  const own = subscription.data?.user_id;
+  if (own) return own;
+  for (const other of connection.subscriptions.values()) {
+    if (other.data?.user_id) return other.data.user_id;
+  }
+  return undefined;
+}
+
+/**
+ * The server core: decides what every inbound frame means and what goes out. It owns no socket
+ * code; it talks to connections through `Socket` and to topics through the `Publisher`.
+ */
+export class Hub {
+  readonly apps: AppRegistry;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private publisher: Publisher | null = null;
+
+  constructor(options: HubOptions) {
+    this.apps = options.apps;
+    this.log = options.log;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** The transport's topic publisher, known once it is listening. */
+  attach(publisher: Publisher): void {
+    this.publisher = publisher;
+  }
+
+  /** Sends the error and closes with its code: the refusals of Decision 1. */
+  refuse(socket: Socket, error: PusherErrorName): void {
+    socket.send(ERROR_FRAMES[error]);
+    socket.close(PusherError[error].code, PusherError[error].message);
+  }
+
+  open(connection: Connection): void {
+    const app = connection.app;
+    const max = app.config.max_connections;
+    if (max !== null && app.connections.size >= max) {
+      this.log.debug("Connection Refused", `${connection.socketId} ${app.id} over quota`);
+      this.refuse(connection.socket, "overQuota");
+      return;
+    }
+    connection.established = true;
+    app.connections.set(connection.socketId, connection);
+    if (this.log.debugging) this.log.debug("Connection Established", `${connection.socketId} app ${app.id}`);
+    this.send(connection, connectionEstablishedFrame(connection.socketId, app.config.activity_timeout));
+  }
+
+  close(connection: Connection): void {
+    if (!connection.established) return;
+    connection.established = false;
+    const app = connection.app;
+    for (const name of [...connection.subscriptions.keys()]) this.leave(connection, name, false);
+    app.connections.delete(connection.socketId);
+    if (this.log.debugging) this.log.debug("Connection Closed", `${connection.socketId} app ${app.id}`);
+  }
+
+  /** A WS ping or pong frame from the client: activity, and how to ping it from now on. */
+  control(connection: Connection): void {
+    connection.usesControlFrames = true;
+    connection.touch(this.clock());
+  }
+
+  message(connection: Connection, text: string): void {
+    const now = this.clock();
+    connection.touch(now);
+    if (!connection.established) return;
+    const app = connection.app;
+    if (this.log.debugging) this.log.debug("Message Received", `${connection.socketId} app ${app.id} ${text.slice(0, 500)}`);
+
+    const maxSize = app.config.max_message_size;
+    if (maxSize !== 0 && overByteLimit(text, maxSize)) {
+      this.log.debug("Message Too Big", connection.socketId);
+      connection.socket.close(CloseCode.messageTooBig, "Maximum message size exceeded");
+      return;
+    }
+    if (app.config.rate_limiting.enabled && this.rateLimited(connection, now)) return;
+
+    const message = parseClientMessage(text);
+    switch (message.type) {
+      case "subscribe":
+        return this.subscribe(connection, message);
+      case "unsubscribe":
+        return this.leave(connection, message.channel, true);
+      case "ping":
+        return this.send(connection, PONG_FRAME);
+      case "pong":
+      case "ignored":
+        return;
+      case "reestablish":
+        return this.send(connection, connectionEstablishedFrame(connection.socketId, app.config.activity_timeout));
+      case "client-event":
+        return this.clientEvent(connection, message);
+      case "invalid":
+        if (this.log.debugging) this.log.debug("Invalid Message", `${connection.socketId} ${message.reason}`);
+        return this.sendError(connection, "invalidMessage");
+    }
+  }
+
+  /**
+   * Delivers one serialized frame to a channel's subscribers on this node, skipping `except`.
+   * Every event, from the HTTP API or a client, goes through here.
+   */
+  deliver(app: AppState, channel: string, frame: string, except: Connection | null): void {
+    if (channelKind(channel).cache) app.cache.set(channel, frame, this.clock());
+    const topic = topicFor(app.id, channel);
+    if (this.log.debugging) this.log.debug("Broadcasting To", `${channel} app ${app.id} ${frame.slice(0, 500)}`);
+    if (except) except.socket.publish(topic, frame);
+    else this.publisher!.publish(topic, frame);
+  }
+
+  /** Closes every connection of a presence user; their cleanup sends `member_removed`. */
+  terminateUser(app: AppState, userId: string): number {
+    const sockets = app.socketsOfUser(userId);
+    for (const connection of sockets) connection.socket.terminate();
+    return sockets.length;
+  }
+
+  /** Pings silent connections and closes those that left a ping unanswered (4201). */
+  sweep(): void {
+    const now = this.clock();
+    for (const app of this.apps.all()) {
+      const interval = app.config.ping_interval * 1000;
+      for (const connection of app.connections.values()) {
+        if (connection.pingedAt !== 0) {
+          if (now - connection.pingedAt >= interval) this.prune(connection);
+        } else if (now - connection.lastSeen >= interval) {
+          connection.pingedAt = now;
+          if (connection.usesControlFrames) connection.socket.ping();
+          else connection.socket.send(PING_FRAME);
+          if (this.log.debugging) this.log.debug("Connection Pinged", connection.socketId);
+        }
+      }
+      app.cache.prune(now);
+    }
+  }
+
+  /** Closes every connection with `code`, e.g. 4200 so pusher-js reconnects at once. */
+  closeAll(code: number, reason: string): void {
+    for (const app of this.apps.all()) {
+      for (const connection of app.connections.values()) connection.socket.close(code, reason);
+    }
+  }
+
+  private prune(connection: Connection): void {
+    if (this.log.debugging) this.log.debug("Connection Pruned", connection.socketId);
+    this.refuse(connection.socket, "pongTimeout");
+  }
+
+  private send(connection: Connection, frame: string): void {
+    connection.socket.send(frame);
+    if (this.log.debugging) this.log.debug("Message Sent", `${connection.socketId} ${frame.slice(0, 500)}`);
+  }
+
+  private sendError(connection: Connection, error: PusherErrorName): void {
+    this.send(connection, ERROR_FRAMES[error]);
+  }
+
+  /** Reverb's fixed window per connection; every text frame counts, WS control frames do not. */
+  private rateLimited(connection: Connection, now: number): boolean {
+    const limits = connection.app.config.rate_limiting;
+    if (now - connection.rateWindowStart >= limits.decay_seconds * 1000) {
+      connection.rateWindowStart = now;
+      connection.rateWindowCount = 0;
+    }
+    if (connection.rateWindowCount < limits.max_attempts) {
+      connection.rateWindowCount++;
+      return false;
+    }
+    if (limits.terminate_on_limit) this.refuse(connection.socket, "rateLimited");
+    else this.sendError(connection, "rateLimited");
+    return true;
+  }
+
+  private subscribe(connection: Connection, message: Extract<ClientMessage, { type: "subscribe" }>): void {
+    const app = connection.app;
+    const { channel: name, channelData } = message;
+    const kind = channelKind(name);
+    if (kind.authenticated && !verifyChannelAuth(app.secret, connection.socketId, name, channelData, message.auth)) {
+      if (this.log.debugging) this.log.debug("Subscription Refused", `${connection.socketId} ${name}`);
+      return this.sendError(connection, "unauthorized");
+    }
+
+    if (!connection.subscriptions.has(name)) {
+      const data = parseChannelData(channelData);
+      const userId = kind.presence ? data?.user_id : undefined;
+      const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
+      const { channel, newMember } = app.subscribe(connection, name, kind, data, userKey);
+      connection.socket.subscribe(channel.topic);
+      if (newMember) connection.socket.publish(channel.topic, memberAddedFrame(name, JSON.stringify(data)));
+    }
+
+    const channel = app.channels.get(name)!;
+    this.send(connection, subscriptionSucceededFrame(name, channel.members ? presenceData(channel.members.values()) : "{}"));
+    if (kind.cache) this.send(connection, app.cache.get(name, this.clock()) ?? cacheMissFrame(name));
+  }
+
+  private leave(connection: Connection, name: string, socketOpen: boolean): void {
+    const left = connection.app.unsubscribe(connection, name);
+    if (!left) return;
+    if (socketOpen) connection.socket.unsubscribe(left.channel.topic);
+    if (left.removedMember) this.publisher!.publish(left.channel.topic, memberRemovedFrame(name, left.removedMember.id));
+  }
+
+  private clientEvent(connection: Connection, message: Extract<ClientMessage, { type: "client-event" }>): void {
+    const app = connection.app;
+    const mode = app.config.accept_client_events_from;
+    if (mode === "none") return this.sendError(connection, "clientEventsDisabled");
+
+    let frame: string;
+    if (mode === "members") {
+      const subscription = connection.subscriptions.get(message.channel);
+      if (!subscription) return this.sendError(connection, "notMember");
+      const userId = userIdOf(connection, subscription);
+      const { event, channel, data } = message;
+      frame = JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId });
+    } else {
+      frame = JSON.stringify(message.message);
+    }
+    this.deliver(app, message.channel, frame, connection);
+  }
+}

@@ -1,0 +1,126 @@
+import * as v from "valibot";
+import type { AppState } from "../core/app-state.ts";
+import { channelInfo, channelUsers, occupiedChannels, parseInfo } from "../core/channel-info.ts";
+import type { Hub } from "../core/hub.ts";
+import { channelKind } from "../protocol/channels.ts";
+import { batchEventFrame, serverEventFrame } from "../protocol/frames.ts";
+import type { Logger } from "../log.ts";
+import { BatchBody, EventBody, errorBag } from "./bodies.ts";
+import { httpError, json } from "./responses.ts";
+import type { Route } from "./routes.ts";
+import { signatureProblem } from "./verify-signature.ts";
+
+type ApiRoute = Exclude<Route, { name: "health" | "websocket" }>;
+
+export interface ApiOptions {
+  hub: Hub;
+  log: Logger;
+  /** The configured route prefix; signatures may cover the path with or without it. */
+  prefix: string;
+  maxRequestSize: number;
+  clock?: () => number;
+}
+
+const EMPTY_OBJECT = "{}";
+
+/**
+ * The signed HTTP API under `/apps/{id}`. It validates once and hands each event to the hub as
+ * one serialized frame per channel; it never walks sockets.
+ */
+export function createApi(options: ApiOptions) {
+  const { hub, log, prefix, maxRequestSize } = options;
+  const clock = options.clock ?? Date.now;
+
+  function reject(request: Request, url: URL, status: number, error: string, detail = error): Response {
+    log.warn(`HTTP ${status} ${request.method} ${url.pathname}: ${detail}`);
+    return httpError(status, error);
+  }
+
+  function readJson(text: string): { ok: true; value: unknown } | { ok: false } {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch {
+      return { ok: false };
+    }
+  }
+
+  function trigger(app: AppState, channels: readonly string[], frameFor: (channel: string) => string, socketId: string | undefined): void {
+    const except = socketId === undefined ? null : (app.connections.get(socketId) ?? null);
+    for (const channel of channels) hub.deliver(app, channel, frameFor(channel), except);
+  }
+
+  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Response {
+    const now = clock();
+    switch (route.name) {
+      case "events": {
+        const parsed = v.safeParse(EventBody, body);
+        if (!parsed.success) return json(errorBag(parsed.issues), 422);
+        const event = parsed.output;
+        const channels = [...new Set(event.channels ?? [event.channel!])];
+        trigger(app, channels, (channel) => serverEventFrame(event.name, event.data, channel), event.socket_id);
+        if (event.info === undefined) return json({});
+        const info = parseInfo(event.info);
+        return json({ channels: Object.fromEntries(channels.map((channel) => [channel, channelInfo(app, channel, info, now)])) });
+      }
+      case "batch_events": {
+        const parsed = v.safeParse(BatchBody, body);
+        if (!parsed.success) return json(errorBag(parsed.issues), 422);
+        const { batch } = parsed.output;
+        for (const item of batch) {
+          trigger(app, [item.channel], (channel) => batchEventFrame(item.name, channel, item.data), item.socket_id);
+        }
+        if (batch.every((item) => item.info === undefined)) return json({ batch: {} });
+        return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), now))) });
+      }
+      case "connections":
+        return json({ connections: app.subscribedConnections });
+      case "channels":
+        return json({
+          channels: occupiedChannels(app, url.searchParams.get("filter_by_prefix"), parseInfo(url.searchParams.get("info")), now),
+        });
+      case "channel": {
+        const info = parseInfo(url.searchParams.get("info"));
+        return json(channelInfo(app, route.channel, new Set([...info, "occupied"]), now));
+      }
+      case "channel_users": {
+        if (!channelKind(route.channel).presence) return new Response(EMPTY_OBJECT, { status: 400, headers: { "Content-Type": "application/json" } });
+        const users = channelUsers(app, route.channel);
+        if (users === null) return new Response(EMPTY_OBJECT, { status: 404, headers: { "Content-Type": "application/json" } });
+        return json({ users });
+      }
+      case "terminate_connections": {
+        const closed = hub.terminateUser(app, route.userId);
+        log.info(`Terminated ${closed} connection(s) of user ${route.userId} in app ${app.id}`);
+        return json({});
+      }
+    }
+  }
+
+  return async function handleApi(route: ApiRoute, request: Request, url: URL): Promise<Response> {
+    const app = hub.apps.findById(route.appId);
+    if (!app) return reject(request, url, 404, `No matching application for ID [${route.appId}].`);
+
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.length > maxRequestSize) return reject(request, url, 413, "Payload too large.");
+
+    const unprefixed = url.pathname.slice(prefix.length);
+    const problem = signatureProblem(app, {
+      method: request.method,
+      paths: prefix === "" ? [url.pathname] : [unprefixed, url.pathname],
+      params: url.searchParams,
+      body,
+      nowMs: clock(),
+    });
+    if (problem) return reject(request, url, 401, "Authentication signature invalid.", problem);
+
+    let parsedBody: unknown = undefined;
+    if (request.method === "POST") {
+      const parsed = readJson(new TextDecoder().decode(body));
+      if (!parsed.ok) return reject(request, url, 400, "Request body is not valid JSON.");
+      parsedBody = parsed.value;
+    }
+    const response = handlers(route, app, url, parsedBody);
+    if (response.status === 422) log.warn(`HTTP 422 ${request.method} ${url.pathname}: validation failed`);
+    return response;
+  };
+}

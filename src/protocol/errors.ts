@@ -1,0 +1,31 @@
+import { errorFrame } from "./frames.ts";
+
+/**
+ * Every `pusher:error` the server sends, with Reverb's exact messages. `close` is the WebSocket
+ * close code that follows the frame, when the error ends the connection.
+ */
+export const PusherError = {
+  appNotFound: { code: 4001, message: "Application does not exist" },
+  overQuota: { code: 4004, message: "Application is over connection quota" },
+  originNotAllowed: { code: 4009, message: "Origin not allowed" },
+  unauthorized: { code: 4009, message: "Connection is unauthorized" },
+  notMember: { code: 4009, message: "The client is not a member of the specified channel." },
+  invalidMessage: { code: 4200, message: "Invalid message format" },
+  pongTimeout: { code: 4201, message: "Pong reply not received in time" },
+  clientEventsDisabled: { code: 4301, message: "The app does not have client messaging enabled." },
+  rateLimited: { code: 4301, message: "Rate limit exceeded" },
+} as const;
+
+export type PusherErrorName = keyof typeof PusherError;
+
+/** Frames are built once at load; sending an error allocates nothing. */
+export const ERROR_FRAMES = Object.fromEntries(
+  Object.entries(PusherError).map(([name, { code, message }]) => [name, errorFrame(code, message)]),
+) as Record<PusherErrorName, string>;
+
+/** WebSocket close codes that are not Pusher error codes. */
+export const CloseCode = {
+  messageTooBig: 1009,
+  /** Server restarting: pusher-js reconnects at once (4200-4299). */
+  reconnectNow: 4200,
+} as const;

@@ -1,0 +1,39 @@
+import type { Config } from "./config/schema.ts";
+import { AppRegistry } from "./core/app-state.ts";
+import { Hub } from "./core/hub.ts";
+import { createApi } from "./http/api.ts";
+import type { Logger } from "./log.ts";
+import { serveWithBun } from "./transport/bun.ts";
+
+export interface RunningServer {
+  readonly hub: Hub;
+  readonly port: number;
+  /** `http://host:port` plus the route prefix. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
+function sweepPeriodMs(config: Config): number {
+  const shortest = Math.min(...config.apps.map((app) => app.ping_interval));
+  return Math.min(Math.max((shortest * 1000) / 2, 250), 30_000);
+}
+
+/** Wires the core, the HTTP API and the Bun transport together and starts listening. */
+export function startServer(config: Config, log: Logger): RunningServer {
+  const hub = new Hub({ apps: new AppRegistry(config.apps), log });
+  const handleApi = createApi({ hub, log, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
+  const server = serveWithBun({ config, hub, log, handleApi });
+  const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
+  const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
+
+  return {
+    hub,
+    port: server.port!,
+    url: `http://${host}:${server.port}${config.server.path}`,
+    async stop() {
+      clearInterval(sweep);
+      await server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { Server, ServerWebSocket } from "bun";
+import type { Config } from "../config/schema.ts";
+import { Connection } from "../core/connection.ts";
+import type { Hub } from "../core/hub.ts";
+import { PusherError, type PusherErrorName } from "../protocol/errors.ts";
+import { newSocketId } from "../protocol/socket-id.ts";
+import type { Logger } from "../log.ts";
+import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
+import { declaredRequestSize, httpError, json } from "../http/responses.ts";
+
+/** A socket refused before it could become a connection; the reason is sent once it opens. */
+class Refusal {
+  constructor(readonly error: PusherErrorName) {}
+}
+
+type SocketData = Connection | Refusal;
+
+const UNKNOWN_APP = new Refusal("appNotFound");
+const ORIGIN_NOT_ALLOWED = new Refusal("originNotAllowed");
+
+/** uWS's own cap for one message when an app sets no limit (`max_message_size: 0`). */
+const UNLIMITED_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** A consumer this far behind is closed rather than buffered without end. */
+const BACKPRESSURE_LIMIT = 16 * 1024 * 1024;
+
+export interface BunTransportOptions {
+  config: Config;
+  hub: Hub;
+  log: Logger;
+  handleApi: (route: Exclude<Route, { name: "health" | "websocket" }>, request: Request, url: URL) => Promise<Response>;
+}
+
+/** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
+export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
+  const { config, hub, log, handleApi } = options;
+  const { server: settings } = config;
+  const largestMessage = Math.max(...config.apps.map((app) => app.max_message_size || UNLIMITED_MESSAGE_BYTES));
+
+  const server = Bun.serve<SocketData>({
+    hostname: settings.host,
+    port: settings.port,
+    // Oversized bodies are answered by Bun itself; ours (413 with a log line) covers the rest.
+    maxRequestBodySize: Math.max(settings.max_request_size, 1024) * 2,
+
+    fetch(request, server) {
+      const url = new URL(request.url);
+      const route = matchRoute(url.pathname, settings.path);
+      if (!route) return httpError(404, "Not found.");
+      if (request.method !== ROUTE_METHODS[route.name]) {
+        return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
+      }
+      if (route.name === "health") return json({ health: "OK" });
+      if (declaredRequestSize(request, url.pathname.length + url.search.length) > settings.max_request_size) {
+        log.warn(`HTTP 413 ${request.method} ${url.pathname}: request over ${settings.max_request_size} bytes`);
+        return httpError(413, "Payload too large.");
+      }
+      if (route.name !== "websocket") return handleApi(route, request, url);
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
+      }
+
+      const app = hub.apps.findByKey(route.appKey);
+      let data: SocketData;
+      if (!app) {
+        log.warn(`WebSocket refused: unknown app key ${route.appKey}`);
+        data = UNKNOWN_APP;
+      } else if (!app.originAllowed(request.headers.get("origin"))) {
+        log.warn(`WebSocket refused: origin ${request.headers.get("origin")} not allowed for app ${app.id}`);
+        data = ORIGIN_NOT_ALLOWED;
+      } else {
+        data = new Connection(newSocketId(), app, Date.now());
+      }
+      if (server.upgrade(request, { data })) return undefined;
+      return httpError(400, "WebSocket handshake failed.");
+    },
+
+    websocket: {
+      maxPayloadLength: largestMessage,
+      // Liveness is the hub's sweep, per app; uWS's single server-wide timer cannot express that.
+      idleTimeout: 0,
+      sendPings: false,
+      perMessageDeflate: false,
+      backpressureLimit: BACKPRESSURE_LIMIT,
+      closeOnBackpressureLimit: true,
+
+      open(ws: ServerWebSocket<SocketData>) {
+        const data = ws.data;
+        if (data instanceof Refusal) {
+          hub.refuse(ws, data.error);
+          return;
+        }
+        data.socket = ws;
+        hub.open(data);
+      },
+      message(ws, message) {
+        const data = ws.data;
+        if (data instanceof Connection) hub.message(data, typeof message === "string" ? message : message.toString());
+      },
+      ping(ws) {
+        if (ws.data instanceof Connection) hub.control(ws.data);
+      },
+      pong(ws) {
+        if (ws.data instanceof Connection) hub.control(ws.data);
+      },
+      close(ws) {
+        if (ws.data instanceof Connection) hub.close(ws.data);
+      },
+      error(error, ws) {
+        const id = ws.data instanceof Connection ? ws.data.socketId : "refused socket";
+        log.error(`WebSocket handler failed for ${id}: ${error.stack ?? error.message}`);
+        ws.send(`{"event":"pusher:error","data":${JSON.stringify(JSON.stringify(PusherError.invalidMessage))}}`);
+      },
+    },
+
+    error(error) {
+      log.error(`HTTP handler failed: ${error.stack ?? error.message}`);
+      return httpError(500, "Internal server error.");
+    },
+  });
+  hub.attach(server);
+  return server;
+}
