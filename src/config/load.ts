@@ -43,7 +43,8 @@ function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: str
   const path = v.getDotPath(issue) ?? "";
   const origin = origins.get(path);
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
-  const received = issue.received && issue.received !== "undefined" && !/secret/.test(path) ? ` (got ${issue.received})` : "";
+  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret/.test(path);
+  const received = shown ? ` (got ${issue.received})` : "";
   const message = issue.received === "undefined" ? "is required" : issue.message;
   return `${name}: ${message}${received}`;
 }

@@ -1,0 +1,114 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RawClient } from "./helpers/raw-client.ts";
+
+const CLI = join(import.meta.dir, "..", "src", "cli.ts");
+const running: Bun.Subprocess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const child of running.splice(0)) child.kill("SIGKILL");
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function emptyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "reverb-uws-cli-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A clean environment: nothing from the developer's shell leaks into the config. */
+function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" };
+  return { ...env, ...extra };
+}
+
+/** Starts `reverb-uws start` and resolves once the banner printed; output keeps accumulating. */
+async function startCli(args: string[], env: Record<string, string>) {
+  const child = Bun.spawn([process.execPath, CLI, "start", ...args], { cwd: emptyDir(), env: cleanEnv(env), stdout: "pipe", stderr: "pipe" });
+  running.push(child);
+  const output = { text: "" };
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of child.stdout) output.text += decoder.decode(chunk);
+  })();
+  const deadline = Date.now() + 10_000;
+  while (!/Starting server on [^:]+:(\d+)/.test(output.text)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output.text}`);
+    await Bun.sleep(20);
+  }
+  const port = Number(/Starting server on [^:]+:(\d+)/.exec(output.text)![1]);
+  return { child, port, output };
+}
+
+describe("reverb-uws start", () => {
+  test("invalid configuration prints one line per problem and exits 1", async () => {
+    const child = Bun.spawn([process.execPath, CLI, "start"], {
+      cwd: emptyDir(),
+      env: cleanEnv({ REVERB_APP_ID: "1", REVERB_APP_KEY: "k", REVERB_SERVER_PORT: "nope", REVERB_APP_MAX_MESSAGE_SIZE: "-1" }),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    running.push(child);
+    expect(await child.exited).toBe(1);
+    const lines = (await new Response(child.stderr).text()).trim().split("\n");
+    expect(lines).toEqual([
+      'Invalid configuration: REVERB_SERVER_PORT: must be a whole number (got "nope")',
+      "Invalid configuration: REVERB_APP_SECRET: is required",
+      "Invalid configuration: REVERB_APP_MAX_MESSAGE_SIZE: must be at least 0 (got -1)",
+    ]);
+  });
+
+  test("with no credentials it makes a dev app, prints it and serves it", async () => {
+    const { port, output } = await startCli(["--host", "127.0.0.1", "--port", "0"], {});
+    const key = /key ([a-z0-9]{20})/.exec(output.text)?.[1];
+    expect(key).toBeDefined();
+    const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/${key}`);
+    expect(client.frames[0]!.event).toBe("pusher:connection_established");
+    client.close();
+    expect(await (await fetch(`http://127.0.0.1:${port}/up`)).json()).toEqual({ health: "OK" });
+  });
+
+  test("the banner names host, port, path and hostname", async () => {
+    const { port, output } = await startCli(["--host", "127.0.0.1", "--port", "0", "--path", "ws", "--hostname", "reverb.test"], {
+      REVERB_APP_ID: "1",
+      REVERB_APP_KEY: "key",
+      REVERB_APP_SECRET: "secret",
+    });
+    expect(output.text).toContain(`Starting server on 127.0.0.1:${port}/ws (reverb.test)`);
+    expect((await fetch(`http://127.0.0.1:${port}/ws/up`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/up`)).status).toBe(404);
+  });
+
+  test("--debug logs connections and every frame in and out; without it nothing per message", async () => {
+    const env = { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret" };
+    for (const debug of [true, false]) {
+      const { port, output } = await startCli(["--host", "127.0.0.1", "--port", "0", ...(debug ? ["--debug"] : [])], env);
+      const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/key`);
+      await client.subscribe("debug-channel");
+      const socketId = client.socketId;
+      client.close();
+      await client.closed;
+      await Bun.sleep(200);
+      const lines = output.text.split("\n").filter((line) => line.includes(socketId));
+      if (debug) {
+        expect(output.text).toContain(`Connection Established ${socketId} app 1`);
+        expect(lines.some((line) => line.includes("Message Received") && line.includes("debug-channel"))).toBe(true);
+        expect(lines.some((line) => line.includes("Message Sent") && line.includes("subscription_succeeded"))).toBe(true);
+        expect(output.text).toContain(`Connection Closed ${socketId} app 1`);
+      } else {
+        expect(lines).toEqual([]);
+      }
+    }
+  });
+
+  test("SIGTERM closes clients with 4200 and exits 0", async () => {
+    const { child, port } = await startCli(["--host", "127.0.0.1", "--port", "0"], { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret" });
+    const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/key`);
+    child.kill("SIGTERM");
+    expect((await client.closed).code).toBe(4200);
+    expect(await child.exited).toBe(0);
+  });
+});

@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config/load.ts";
+
+const dirs: string[] = [];
+function scratch(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "reverb-uws-config-"));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const CREDENTIALS = { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret" };
+
+describe("loadConfig", () => {
+  test("defaults match Reverb's", async () => {
+    const result = await loadConfig({ cwd: scratch(), env: CREDENTIALS });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.server).toEqual({ host: "0.0.0.0", port: 8080, path: "", hostname: null, max_request_size: 10_000, debug: false });
+    expect(result.config.apps[0]).toMatchObject({
+      app_id: "1",
+      key: "key",
+      secret: "secret",
+      allowed_origins: ["*"],
+      ping_interval: 60,
+      activity_timeout: 30,
+      max_connections: null,
+      max_message_size: 10_000,
+      accept_client_events_from: "members",
+      rate_limiting: { enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false },
+    });
+  });
+
+  test("every REVERB_* variable is read, as strings", async () => {
+    const result = await loadConfig({
+      cwd: scratch(),
+      env: {
+        ...CREDENTIALS,
+        REVERB_SERVER_HOST: "127.0.0.1",
+        REVERB_SERVER_PORT: "9000",
+        REVERB_SERVER_PATH: "/ws/",
+        REVERB_HOST: "ws.example.test",
+        REVERB_MAX_REQUEST_SIZE: "20000",
+        REVERB_APP_PING_INTERVAL: "10",
+        REVERB_APP_ACTIVITY_TIMEOUT: "15",
+        REVERB_APP_MAX_CONNECTIONS: "100",
+        REVERB_APP_MAX_MESSAGE_SIZE: "0",
+        REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM: "none",
+        REVERB_APP_ALLOWED_ORIGINS: "laravel.com, *.laravel.com",
+        REVERB_APP_RATE_LIMITING_ENABLED: "true",
+        REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS: "5",
+        REVERB_APP_RATE_LIMIT_DECAY_SECONDS: "2",
+        REVERB_APP_RATE_LIMIT_TERMINATE: "true",
+      },
+    });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.server).toMatchObject({ host: "127.0.0.1", port: 9000, path: "/ws", hostname: "ws.example.test", max_request_size: 20_000 });
+    expect(result.config.apps[0]).toMatchObject({
+      ping_interval: 10,
+      activity_timeout: 15,
+      max_connections: 100,
+      max_message_size: 0,
+      accept_client_events_from: "none",
+      allowed_origins: ["laravel.com", "*.laravel.com"],
+      rate_limiting: { enabled: true, max_attempts: 5, decay_seconds: 2, terminate_on_limit: true },
+    });
+  });
+
+  test(".env is read and the environment wins over it", async () => {
+    const cwd = scratch({ ".env": 'REVERB_APP_ID=10\nREVERB_APP_KEY="from-file"\nREVERB_APP_SECRET=s # comment\nREVERB_SERVER_PORT=7000\n' });
+    const result = await loadConfig({ cwd, env: { REVERB_SERVER_PORT: "7001" } });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.apps[0]).toMatchObject({ app_id: "10", key: "from-file", secret: "s" });
+    expect(result.config.server.port).toBe(7001);
+  });
+
+  test("a config file serves several apps; absent accept_client_events_from means all", async () => {
+    const cwd = scratch({
+      "reverb.json": JSON.stringify({
+        server: { port: 9100 },
+        apps: [
+          { app_id: "1", key: "k1", secret: "s1" },
+          { app_id: "2", key: "k2", secret: "s2", max_connections: 1, accept_client_events_from: "members" },
+        ],
+      }),
+    });
+    const result = await loadConfig({ cwd, env: {}, configPath: "reverb.json", overrides: { port: "9200" } });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.apps.map((app) => [app.app_id, app.accept_client_events_from, app.max_connections])).toEqual([
+      ["1", "all", null],
+      ["2", "members", 1],
+    ]);
+    expect(result.config.server.port).toBe(9200);
+  });
+
+  test("a TS config file works too", async () => {
+    const cwd = scratch({ "reverb.config.ts": 'export default { apps: [{ app_id: "7", key: "k7", secret: "s7" }] };\n' });
+    const result = await loadConfig({ cwd, env: {}, configPath: "reverb.config.ts" });
+    expect(result.ok && result.config.apps[0]!.app_id).toBe("7");
+  });
+
+  test("no credentials at all: a development app is generated", async () => {
+    const result = await loadConfig({ cwd: scratch(), env: {} });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.generatedApp).toBe(true);
+    expect(result.config.apps[0]!.app_id).toMatch(/^\d{6}$/);
+    expect(result.config.apps[0]!.key).toMatch(/^[a-z0-9]{20}$/);
+  });
+
+  test("each problem is named by the key the user set, with the reason", async () => {
+    const result = await loadConfig({
+      cwd: scratch(),
+      env: { REVERB_APP_ID: "1", REVERB_APP_KEY: "k", REVERB_SERVER_PORT: "http", REVERB_APP_PING_INTERVAL: "0", REVERB_APP_RATE_LIMITING_ENABLED: "maybe" },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toContain('REVERB_SERVER_PORT: must be a whole number (got "http")');
+    expect(result.errors).toContain("REVERB_APP_SECRET: is required");
+    expect(result.errors).toContain("REVERB_APP_PING_INTERVAL: must be at least 1 (got 0)");
+    expect(result.errors).toContain('REVERB_APP_RATE_LIMITING_ENABLED: must be true or false (got "maybe")');
+  });
+
+  test("config file problems name the file and the key path; duplicate keys are refused", async () => {
+    const cwd = scratch({
+      "bad.json": JSON.stringify({ apps: [{ app_id: "1", key: "k", secret: "s" }, { app_id: "2", key: "k", secret: "s", ping_interval: "x" }] }),
+      "broken.json": "{ apps: ",
+    });
+    const bad = await loadConfig({ cwd, env: {}, configPath: "bad.json" });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      'bad.json: apps.1.ping_interval: must be a whole number (got "x")',
+    ]);
+    const broken = await loadConfig({ cwd, env: {}, configPath: "broken.json" });
+    expect(broken.ok ? "" : broken.errors[0]).toStartWith("broken.json: cannot be read:");
+    const missing = await loadConfig({ cwd, env: {}, configPath: "nope.json" });
+    expect(missing.ok ? "" : missing.errors[0]).toStartWith("nope.json: cannot be read:");
+  });
+
+  test("duplicate app keys are refused", async () => {
+    const cwd = scratch({ "dup.json": JSON.stringify({ apps: [{ app_id: "1", key: "k", secret: "s" }, { app_id: "2", key: "k", secret: "s" }] }) });
+    const result = await loadConfig({ cwd, env: {}, configPath: "dup.json" });
+    expect(result.ok ? [] : result.errors).toEqual(["dup.json: apps: app keys must be unique"]);
+  });
+});
