@@ -8,6 +8,18 @@ export const SERVER_ENV = {
   path: "REVERB_SERVER_PATH",
   hostname: "REVERB_HOST",
   max_request_size: "REVERB_MAX_REQUEST_SIZE",
+  "scaling.enabled": "REVERB_SCALING_ENABLED",
+  "scaling.channel": "REVERB_SCALING_CHANNEL",
+  "scaling.prefix": "REVERB_SCALING_PREFIX",
+  "scaling.node_timeout": "REVERB_SCALING_NODE_TIMEOUT",
+  "scaling.query_timeout": "REVERB_SCALING_QUERY_TIMEOUT",
+  "scaling.max_buffered": "REVERB_SCALING_MAX_BUFFERED",
+  "scaling.server.url": "REDIS_URL",
+  "scaling.server.host": "REDIS_HOST",
+  "scaling.server.port": "REDIS_PORT",
+  "scaling.server.username": "REDIS_USERNAME",
+  "scaling.server.password": "REDIS_PASSWORD",
+  "scaling.server.database": "REDIS_DB",
 } as const;
 
 export const APP_ENV = {

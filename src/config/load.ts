@@ -39,6 +39,18 @@ async function readConfigFile(path: string): Promise<unknown> {
   return JSON.parse(readFileSync(path, "utf8"));
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function mergeDeep(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    target[key] = isRecord(existing) && isRecord(value) ? mergeDeep(existing, value) : value;
+  }
+  return target;
+}
+
 function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: string | undefined): string {
   const path = v.getDotPath(issue) ?? "";
   const origin = origins.get(path);
@@ -64,7 +76,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   if (configPath) {
     try {
       const loaded = await readConfigFile(configPath);
-      if (typeof loaded !== "object" || loaded === null || Array.isArray(loaded)) {
+      if (!isRecord(loaded)) {
         return { ok: false, errors: [`${options.configPath}: must hold an object with an "apps" list`] };
       }
       file = loaded as Record<string, unknown>;
@@ -73,12 +85,9 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
     }
   }
 
-  const server: Record<string, unknown> = { ...(file.server as Record<string, unknown> | undefined) };
-  for (const [key, name] of Object.entries(SERVER_ENV)) {
-    if (env[name] !== undefined && env[name] !== "") {
-      server[key] = env[name];
-      origins.set(`server.${key}`, name);
-    }
+  const server = mergeDeep(structuredClone((file.server as Record<string, unknown> | undefined) ?? {}), fromEnv(env, SERVER_ENV));
+  for (const [path, name] of Object.entries(SERVER_ENV)) {
+    if (env[name] !== undefined && env[name] !== "") origins.set(`server.${path}`, name);
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;

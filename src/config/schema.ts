@@ -81,6 +81,31 @@ export const AppConfigSchema = v.object({
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
 
+const ScalingSchema = v.object({
+  enabled: v.optional(boolean, false),
+  /** The one Redis pub/sub channel the fleet talks on. */
+  channel: v.optional(nonEmpty, "reverb"),
+  /** Put before the channel name so several fleets can share one Redis. */
+  prefix: v.optional(v.pipe(v.unknown(), v.transform((input) => input ?? ""), v.string("must be a string")), ""),
+  /** Seconds without a heartbeat after which a node's presence members are removed fleet-wide. */
+  node_timeout: v.optional(integer(2), 10),
+  /** Milliseconds to wait for other nodes' answers to an HTTP query. */
+  query_timeout: v.optional(integer(10), 2_000),
+  /** Envelopes kept while Redis is unreachable; older ones are dropped beyond it. */
+  max_buffered: v.optional(integer(0), 10_000),
+  server: v.optional(
+    v.object({
+      url: v.optional(v.nullable(text), null),
+      host: v.optional(nonEmpty, "127.0.0.1"),
+      port: v.optional(integer(1, 65_535), 6379),
+      username: v.optional(v.nullable(text), null),
+      password: v.optional(v.nullable(text), null),
+      database: v.optional(integer(0), 0),
+    }),
+    {},
+  ),
+});
+
 export const ServerConfigSchema = v.object({
   host: v.optional(nonEmpty, "0.0.0.0"),
   port: v.optional(integer(0, 65_535), 8080),
@@ -97,6 +122,7 @@ export const ServerConfigSchema = v.object({
   /** Bytes of one HTTP request, headers included. */
   max_request_size: v.optional(integer(1), 10_000),
   debug: v.optional(boolean, false),
+  scaling: v.optional(ScalingSchema, {}),
 });
 
 export const ConfigSchema = v.pipe(
@@ -116,4 +142,5 @@ export const ConfigSchema = v.pipe(
 
 export type AppConfig = v.InferOutput<typeof AppConfigSchema>;
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
+export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -2,13 +2,14 @@ import type { AppConfig } from "../config/schema.ts";
 import type { ChannelKind } from "../protocol/channels.ts";
 import { compileOriginCheck, type OriginCheck } from "../protocol/origins.ts";
 import { CacheStore } from "./cache-store.ts";
-import { Channel, topicFor, type Member } from "./channel.ts";
-import type { Connection } from "./connection.ts";
+import { Channel, topicFor } from "./channel.ts";
+import type { Connection, Subscription } from "./connection.ts";
+import { Roster } from "./roster.ts";
 
 /**
- * One app's live state on this node: its channels with counts and presence members, its
- * established connections, and its cache channels' last events. Bookkeeping only; the hub
- * decides what to send.
+ * One app's live state: its channels with this node's subscriber counts, presence rosters for
+ * the whole fleet, its established connections here, and its cache channels' last events.
+ * Bookkeeping only; the hub decides what to send.
  */
 export class AppState {
   readonly id: string;
@@ -19,6 +20,8 @@ export class AppState {
   readonly connections = new Map<string, Connection>();
   /** Connections subscribed to at least one channel (what `/connections` reports). */
   subscribedConnections = 0;
+  /** Presence members across the fleet, by channel; only channels that have members. */
+  readonly rosters = new Map<string, Roster>();
   readonly cache: CacheStore;
   readonly originAllowed: OriginCheck;
   /** Presence user → their sockets, with how many presence channels each has them in. */
@@ -32,14 +35,8 @@ export class AppState {
     this.originAllowed = compileOriginCheck(config.allowed_origins);
   }
 
-  /** Records a new subscription; says whether it made the user a new presence member. */
-  subscribe(
-    connection: Connection,
-    name: string,
-    kind: ChannelKind,
-    data: Record<string, unknown> | null,
-    userKey: string | null,
-  ): { channel: Channel; newMember: boolean } {
+  /** Records a new subscription on this node. */
+  subscribe(connection: Connection, name: string, kind: ChannelKind, data: Record<string, unknown> | null, userKey: string | null): Channel {
     let channel = this.channels.get(name);
     if (!channel) {
       channel = new Channel(name, kind, topicFor(this.id, name));
@@ -48,39 +45,31 @@ export class AppState {
     channel.subscribers++;
     if (connection.subscriptions.size === 0) this.subscribedConnections++;
     connection.subscriptions.set(name, { channel, data, userKey });
-
-    let newMember = false;
-    if (channel.members && userKey !== null) {
-      const member = channel.members.get(userKey);
-      if (member) member.sockets++;
-      else {
-        channel.members.set(userKey, { id: data!.user_id, info: data!.user_info, sockets: 1 });
-        newMember = true;
-      }
-      this.addUserSocket(userKey, connection);
-    }
-    return { channel, newMember };
+    if (userKey !== null) this.addUserSocket(userKey, connection);
+    return channel;
   }
 
-  /** Forgets a subscription; returns the member whose last socket left, if any. */
-  unsubscribe(connection: Connection, name: string): { channel: Channel; removedMember: Member | null } | null {
+  /** Forgets a subscription on this node; returns what it was, or null if there was none. */
+  unsubscribe(connection: Connection, name: string): Subscription | null {
     const subscription = connection.subscriptions.get(name);
     if (!subscription) return null;
-    const { channel, userKey } = subscription;
     connection.subscriptions.delete(name);
     if (connection.subscriptions.size === 0) this.subscribedConnections--;
-    if (--channel.subscribers === 0) this.channels.delete(name);
+    if (--subscription.channel.subscribers === 0) this.channels.delete(name);
+    if (subscription.userKey !== null) this.removeUserSocket(subscription.userKey, connection);
+    return subscription;
+  }
 
-    let removedMember: Member | null = null;
-    if (channel.members && userKey !== null) {
-      const member = channel.members.get(userKey)!;
-      if (--member.sockets === 0) {
-        channel.members.delete(userKey);
-        removedMember = member;
-      }
-      this.removeUserSocket(userKey, connection);
-    }
-    return { channel, removedMember };
+  /** The fleet-wide members of a presence channel, created on first use. */
+  roster(name: string): Roster {
+    let roster = this.rosters.get(name);
+    if (!roster) this.rosters.set(name, (roster = new Roster()));
+    return roster;
+  }
+
+  /** Rosters live only while they have members. */
+  releaseRoster(name: string): void {
+    if (this.rosters.get(name)?.size === 0) this.rosters.delete(name);
   }
 
   /** The sockets of a presence user, for `terminate_connections`. */

@@ -1,3 +1,4 @@
+import type { NodeStats } from "../bus/bus.ts";
 import { channelKind } from "../protocol/channels.ts";
 import type { AppState } from "./app-state.ts";
 
@@ -8,35 +9,37 @@ export function parseInfo(info: string | null | undefined): ReadonlySet<string> 
 
 /**
  * A channel's attributes as the HTTP API reports them: `occupied` when asked, `user_count` for
- * presence channels only, `subscription_count` for the others, `cache` for cache channels.
+ * presence channels only (distinct users across the fleet), `subscription_count` for the others,
+ * `cache` for cache channels. `stats` are the fleet's subscriber counts.
  */
-export function channelInfo(app: AppState, name: string, info: ReadonlySet<string>, now: number): Record<string, unknown> {
-  const channel = app.channels.get(name);
+export function channelInfo(app: AppState, name: string, info: ReadonlySet<string>, stats: NodeStats, now: number): Record<string, unknown> {
+  const subscribers = stats.channels[name] ?? 0;
+  const kind = channelKind(name);
+  const members = kind.presence ? (app.rosters.get(name)?.size ?? 0) : 0;
+  const occupied = subscribers > 0 || members > 0;
   const result: Record<string, unknown> = {};
-  if (info.has("occupied")) result.occupied = channel !== undefined;
-  if (!channel) return result;
-  if (channel.members) {
-    if (info.has("user_count")) result.user_count = channel.members.size;
+  if (info.has("occupied")) result.occupied = occupied;
+  if (!occupied) return result;
+  if (kind.presence) {
+    if (info.has("user_count")) result.user_count = members;
   } else if (info.has("subscription_count")) {
-    result.subscription_count = channel.subscribers;
+    result.subscription_count = subscribers;
   }
-  if (info.has("cache") && channelKind(name).cache) {
+  if (info.has("cache") && kind.cache) {
     const frame = app.cache.get(name, now);
     if (frame !== null) result.cache = JSON.parse(frame);
   }
   return result;
 }
 
-export function occupiedChannels(app: AppState, prefix: string | null, info: ReadonlySet<string>, now: number): Record<string, unknown> {
+export function occupiedChannels(app: AppState, info: ReadonlySet<string>, stats: NodeStats, now: number): Record<string, unknown> {
   const channels: Record<string, unknown> = {};
-  for (const name of app.channels.keys()) {
-    if (prefix === null || name.startsWith(prefix)) channels[name] = channelInfo(app, name, info, now);
-  }
+  for (const name of Object.keys(stats.channels)) channels[name] = channelInfo(app, name, info, stats, now);
   return channels;
 }
 
 /** Presence users in the order they joined, ids in the type the client sent. */
 export function channelUsers(app: AppState, name: string): Array<{ id: unknown }> | null {
-  const members = app.channels.get(name)?.members;
-  return members ? [...members.values()].map((member) => ({ id: member.id })) : null;
+  const roster = app.rosters.get(name);
+  return roster ? [...roster.members.values()].map((member) => ({ id: member.id })) : null;
 }

@@ -16,11 +16,15 @@ import type { AppRegistry, AppState } from "./app-state.ts";
 import { topicFor } from "./channel.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
+import type { Roster, RosterMember } from "./roster.ts";
+import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
 
 export interface HubOptions {
   apps: AppRegistry;
   log: Logger;
+  /** The fleet; the local bus when scaling is off. */
+  bus?: Bus;
   clock?: () => number;
 }
 
@@ -42,10 +46,13 @@ function userIdOf(connection: Connection, subscription: Subscription): unknown {
 
 /**
  * The server core: decides what every inbound frame means and what goes out. It owns no socket
- * code; it talks to connections through `Socket` and to topics through the `Publisher`.
+ * code; it talks to connections through `Socket`, to topics through the `Publisher`, and to the
+ * other nodes through the `Bus`, whose messages come back in through the `BusSink` methods.
  */
-export class Hub {
+export class Hub implements BusSink {
   readonly apps: AppRegistry;
+  readonly bus: Bus;
+  private readonly nodeId: string;
   private readonly log: Logger;
   private readonly clock: () => number;
   private publisher: Publisher | null = null;
@@ -53,6 +60,8 @@ export class Hub {
   constructor(options: HubOptions) {
     this.apps = options.apps;
     this.log = options.log;
+    this.bus = options.bus ?? localBus;
+    this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -70,7 +79,7 @@ export class Hub {
   open(connection: Connection): void {
     const app = connection.app;
     const max = app.config.max_connections;
-    if (max !== null && app.connections.size >= max) {
+    if (max !== null && app.connections.size + this.bus.remoteConnections(app.id) >= max) {
       this.log.debug("Connection Refused", `${connection.socketId} ${app.id} over quota`);
       this.refuse(connection.socket, "overQuota");
       return;
@@ -133,22 +142,99 @@ export class Hub {
   }
 
   /**
-   * Delivers one serialized frame to a channel's subscribers on this node, skipping `except`.
-   * Every event, from the HTTP API or a client, goes through here.
+   * Delivers one serialized frame to a channel's subscribers on every node, skipping the socket
+   * `exceptSocketId` wherever it is. Every event, from the HTTP API or a client, goes through here.
    */
-  deliver(app: AppState, channel: string, frame: string, except: Connection | null): void {
-    if (channelKind(channel).cache) app.cache.set(channel, frame, this.clock());
-    const topic = topicFor(app.id, channel);
-    if (this.log.debugging) this.log.debug("Broadcasting To", `${channel} app ${app.id} ${frame.slice(0, 500)}`);
-    if (except) except.socket.publish(topic, frame);
-    else this.publisher!.publish(topic, frame);
+  deliver(app: AppState, channel: string, frame: string, exceptSocketId: string | null): void {
+    this.fanOut(app, channel, frame, exceptSocketId === null ? undefined : app.connections.get(exceptSocketId));
+    this.bus.event(app.id, channel, frame, exceptSocketId);
   }
 
-  /** Closes every connection of a presence user; their cleanup sends `member_removed`. */
+  /** An event from another node. */
+  deliverLocal(appId: string, channel: string, frame: string, exceptSocketId: string | null): void {
+    const app = this.apps.findById(appId);
+    if (app) this.fanOut(app, channel, frame, exceptSocketId === null ? undefined : app.connections.get(exceptSocketId));
+  }
+
+  /** Closes every connection of a presence user on every node; cleanup sends `member_removed`. */
   terminateUser(app: AppState, userId: string): number {
-    const sockets = app.socketsOfUser(userId);
+    this.bus.terminate(app.id, userId);
+    return this.terminateLocal(app.id, userId);
+  }
+
+  terminateLocal(appId: string, userId: string): number {
+    const sockets = this.apps.findById(appId)?.socketsOfUser(userId) ?? [];
     for (const connection of sockets) connection.socket.terminate();
     return sockets.length;
+  }
+
+  /** Subscribed sockets and subscribers per channel, summed over the fleet. */
+  async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<NodeStats> {
+    const total = this.localStats(app.id, names, prefix);
+    for (const remote of await this.bus.gatherStats(app.id, names, prefix)) {
+      total.connections += remote.connections;
+      for (const [name, count] of Object.entries(remote.channels)) total.channels[name] = (total.channels[name] ?? 0) + count;
+    }
+    return total;
+  }
+
+  localStats(appId: string, names: string[] | null, prefix: string | null): NodeStats {
+    const app = this.apps.findById(appId);
+    const stats: NodeStats = { connections: app?.subscribedConnections ?? 0, channels: {} };
+    if (!app) return stats;
+    if (names) {
+      for (const name of names) {
+        const channel = app.channels.get(name);
+        if (channel) stats.channels[name] = channel.subscribers;
+      }
+    } else {
+      for (const channel of app.channels.values()) {
+        if (prefix === null || channel.name.startsWith(prefix)) stats.channels[channel.name] = channel.subscribers;
+      }
+    }
+    return stats;
+  }
+
+  remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void {
+    const app = this.apps.findById(appId);
+    if (app) this.memberJoined(app, channel, node, user, data, null);
+  }
+
+  remoteLeave(node: string, appId: string, channel: string, user: string): void {
+    const app = this.apps.findById(appId);
+    if (app) this.memberLeft(app, channel, node, user);
+  }
+
+  /** Replaces what `node` held in every roster (null: it is gone), announcing the differences. */
+  replaceNode(node: string, presence: PresenceSnapshot | null): void {
+    const shares = new Map<string, PresenceSnapshot[number]["members"]>();
+    for (const share of presence ?? []) shares.set(`${share.a}\u0000${share.c}`, share.members);
+    for (const app of this.apps.all()) {
+      for (const share of presence ?? []) if (share.a === app.id) app.roster(share.c);
+      for (const [name, roster] of app.rosters) {
+        const { joined, left } = roster.replaceNode(node, shares.get(`${app.id}\u0000${name}`) ?? []);
+        for (const member of joined) this.announceJoin(app, name, member, null);
+        for (const member of left) this.announceLeave(app, name, member);
+        app.releaseRoster(name);
+      }
+    }
+  }
+
+  presenceSnapshot(): PresenceSnapshot {
+    const snapshot: PresenceSnapshot = [];
+    for (const app of this.apps.all()) {
+      for (const [name, roster] of app.rosters) {
+        const members = roster.entriesOf(this.nodeId);
+        if (members.length > 0) snapshot.push({ a: app.id, c: name, members });
+      }
+    }
+    return snapshot;
+  }
+
+  connectionCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const app of this.apps.all()) counts[app.id] = app.connections.size;
+    return counts;
   }
 
   /** Pings silent connections and closes those that left a ping unanswered (4201). */
@@ -220,21 +306,59 @@ export class Hub {
       const data = parseChannelData(channelData);
       const userId = kind.presence ? data?.user_id : undefined;
       const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
-      const { channel, newMember } = app.subscribe(connection, name, kind, data, userKey);
+      const channel = app.subscribe(connection, name, kind, data, userKey);
       connection.socket.subscribe(channel.topic);
-      if (newMember) connection.socket.publish(channel.topic, memberAddedFrame(name, JSON.stringify(data)));
+      if (userKey !== null) this.memberJoined(app, name, this.nodeId, userKey, data!, connection);
     }
 
-    const channel = app.channels.get(name)!;
-    this.send(connection, subscriptionSucceededFrame(name, channel.members ? presenceData(channel.members.values()) : "{}"));
+    const roster: Roster | undefined = kind.presence ? app.rosters.get(name) : undefined;
+    const succeeded = kind.presence ? presenceData(roster?.members.values() ?? []) : "{}";
+    this.send(connection, subscriptionSucceededFrame(name, succeeded));
     if (kind.cache) this.send(connection, app.cache.get(name, this.clock()) ?? cacheMissFrame(name));
   }
 
   private leave(connection: Connection, name: string, socketOpen: boolean): void {
-    const left = connection.app.unsubscribe(connection, name);
+    const app = connection.app;
+    const left = app.unsubscribe(connection, name);
     if (!left) return;
     if (socketOpen) connection.socket.unsubscribe(left.channel.topic);
-    if (left.removedMember) this.publisher!.publish(left.channel.topic, memberRemovedFrame(name, left.removedMember.id));
+    if (left.userKey !== null) this.memberLeft(app, name, this.nodeId, left.userKey);
+  }
+
+  /** One more socket of `user` on `node`; `member_added` when they were nowhere before. */
+  private memberJoined(app: AppState, channel: string, node: string, user: string, data: Record<string, unknown>, joiner: Connection | null): void {
+    const roster = app.roster(channel);
+    if (roster.add(node, user, data)) this.announceJoin(app, channel, roster.members.get(user)!, joiner);
+    if (node === this.nodeId) this.bus.join(app.id, channel, user, data);
+  }
+
+  /** One socket less; `member_removed` after the user's last socket anywhere. */
+  private memberLeft(app: AppState, channel: string, node: string, user: string): void {
+    const roster = app.rosters.get(channel);
+    const gone = roster?.remove(node, user);
+    if (gone) this.announceLeave(app, channel, gone);
+    app.releaseRoster(channel);
+    if (node === this.nodeId) this.bus.leave(app.id, channel, user);
+  }
+
+  private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | null): void {
+    this.fanOut(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner ?? undefined, false);
+  }
+
+  private announceLeave(app: AppState, channel: string, member: RosterMember): void {
+    this.fanOut(app, channel, memberRemovedFrame(channel, member.id), undefined, false);
+  }
+
+  /**
+   * Hands one frame to uWS for every local subscriber of the channel: `ws.publish` skips the
+   * sender, `server.publish` reaches all. Member events are not cached (Decision 2).
+   */
+  private fanOut(app: AppState, channel: string, frame: string, except: Connection | undefined, cacheable = true): void {
+    if (cacheable && channelKind(channel).cache) app.cache.set(channel, frame, this.clock());
+    const topic = topicFor(app.id, channel);
+    if (this.log.debugging) this.log.debug("Broadcasting To", `${channel} app ${app.id} ${frame.slice(0, 500)}`);
+    if (except) except.socket.publish(topic, frame);
+    else this.publisher!.publish(topic, frame);
   }
 
   private clientEvent(connection: Connection, message: Extract<ClientMessage, { type: "client-event" }>): void {
@@ -252,6 +376,7 @@ export class Hub {
     } else {
       frame = JSON.stringify(message.message);
     }
-    this.deliver(app, message.channel, frame, connection);
+    this.fanOut(app, message.channel, frame, connection);
+    this.bus.event(app.id, message.channel, frame, connection.socketId);
   }
 }

@@ -45,12 +45,17 @@ export function createApi(options: ApiOptions) {
   }
 
   function trigger(app: AppState, channels: readonly string[], frameFor: (channel: string) => string, socketId: string | undefined): void {
-    const except = socketId === undefined ? null : (app.connections.get(socketId) ?? null);
-    for (const channel of channels) hub.deliver(app, channel, frameFor(channel), except);
+    for (const channel of channels) hub.deliver(app, channel, frameFor(channel), socketId ?? null);
   }
 
-  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Response {
+  /** Attributes of each channel, counted across the fleet. */
+  async function channelInfos(app: AppState, channels: string[], info: ReadonlySet<string>): Promise<Record<string, unknown>[]> {
+    const stats = await hub.stats(app, channels, null);
     const now = clock();
+    return channels.map((channel) => channelInfo(app, channel, info, stats, now));
+  }
+
+  async function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Promise<Response> {
     switch (route.name) {
       case "events": {
         const parsed = v.safeParse(EventBody, body);
@@ -59,8 +64,8 @@ export function createApi(options: ApiOptions) {
         const channels = [...new Set(event.channels ?? [event.channel!])];
         trigger(app, channels, (channel) => serverEventFrame(event.name, event.data, channel), event.socket_id);
         if (event.info === undefined) return json({});
-        const info = parseInfo(event.info);
-        return json({ channels: Object.fromEntries(channels.map((channel) => [channel, channelInfo(app, channel, info, now)])) });
+        const infos = await channelInfos(app, channels, parseInfo(event.info));
+        return json({ channels: Object.fromEntries(channels.map((channel, index) => [channel, infos[index]])) });
       }
       case "batch_events": {
         const parsed = v.safeParse(BatchBody, body);
@@ -70,17 +75,19 @@ export function createApi(options: ApiOptions) {
           trigger(app, [item.channel], (channel) => batchEventFrame(item.name, channel, item.data), item.socket_id);
         }
         if (batch.every((item) => item.info === undefined)) return json({ batch: {} });
-        return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), now))) });
+        const stats = await hub.stats(app, batch.map((item) => item.channel), null);
+        const now = clock();
+        return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats, now))) });
       }
       case "connections":
-        return json({ connections: app.subscribedConnections });
-      case "channels":
-        return json({
-          channels: occupiedChannels(app, url.searchParams.get("filter_by_prefix"), parseInfo(url.searchParams.get("info")), now),
-        });
+        return json({ connections: (await hub.stats(app, [], null)).connections });
+      case "channels": {
+        const stats = await hub.stats(app, null, url.searchParams.get("filter_by_prefix"));
+        return json({ channels: occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock()) });
+      }
       case "channel": {
-        const info = parseInfo(url.searchParams.get("info"));
-        return json(channelInfo(app, route.channel, new Set([...info, "occupied"]), now));
+        const info = new Set([...parseInfo(url.searchParams.get("info")), "occupied"]);
+        return json((await channelInfos(app, [route.channel], info))[0]);
       }
       case "channel_users": {
         if (!channelKind(route.channel).presence) return new Response(EMPTY_OBJECT, { status: 400, headers: { "Content-Type": "application/json" } });
@@ -90,7 +97,7 @@ export function createApi(options: ApiOptions) {
       }
       case "terminate_connections": {
         const closed = hub.terminateUser(app, route.userId);
-        log.info(`Terminated ${closed} connection(s) of user ${route.userId} in app ${app.id}`);
+        log.info(`Terminated ${closed} local connection(s) of user ${route.userId} in app ${app.id}`);
         return json({});
       }
     }
@@ -119,7 +126,7 @@ export function createApi(options: ApiOptions) {
       if (!parsed.ok) return reject(request, url, 400, "Request body is not valid JSON.");
       parsedBody = parsed.value;
     }
-    const response = handlers(route, app, url, parsedBody);
+    const response = await handlers(route, app, url, parsedBody);
     if (response.status === 422) log.warn(`HTTP 422 ${request.method} ${url.pathname}: validation failed`);
     return response;
   };

@@ -9,16 +9,18 @@ const EventFields = {
   info: v.optional(v.string()),
 };
 
+const namesAChannel = (body: { channels?: unknown; channel?: unknown }) => body.channels !== undefined || body.channel !== undefined;
+
 export const EventBody = v.pipe(
   v.object({
     ...EventFields,
     channels: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
     channel: v.optional(v.string()),
   }),
-  v.forward(
-    v.check((body) => body.channels !== undefined || body.channel !== undefined, "required_without"),
-    ["channels"],
-  ),
+  // Laravel's required_without names both fields when neither is given, whatever else failed.
+  // Each check skips only when its own field already failed: then that field was present.
+  v.forward(v.partialCheck([["channels"]], namesAChannel, "required_without:channel"), ["channels"]),
+  v.forward(v.partialCheck([["channel"]], namesAChannel, "required_without:channels"), ["channel"]),
 );
 
 export const BatchBody = v.object({
@@ -30,7 +32,8 @@ export type BatchBodyOutput = v.InferOutput<typeof BatchBody>;
 
 function laravelMessage(field: string, issue: v.BaseIssue<unknown>): string {
   const label = field.replaceAll("_", " ");
-  if (issue.message === "required_without") return `The ${label} field is required when channel is not present.`;
+  const other = issue.message.match(/^required_without:(\w+)$/)?.[1];
+  if (other) return `The ${label} field is required when ${other} is not present.`;
   if (issue.received === "undefined") return `The ${label} field is required.`;
   if (issue.type === "min_length") return `The ${label} field must have at least 1 items.`;
   if (issue.expected === "Array") return `The ${label} field must be an array.`;

@@ -1,0 +1,52 @@
+import type { RosterEntry } from "../core/roster.ts";
+
+/** One node's numbers for an HTTP query: subscribed sockets and subscribers per channel. */
+export interface NodeStats {
+  connections: number;
+  channels: Record<string, number>;
+}
+
+/** A node's presence share, per app and channel, as a resync carries it. */
+export type PresenceSnapshot = Array<{ a: string; c: string; members: RosterEntry[] }>;
+
+/** What a bus calls on the core when other nodes speak: the same entry points local events use. */
+export interface BusSink {
+  deliverLocal(appId: string, channel: string, frame: string, exceptSocketId: string | null): void;
+  remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void;
+  remoteLeave(node: string, appId: string, channel: string, user: string): void;
+  /** Replaces all that `node` held (null: the node is gone). */
+  replaceNode(node: string, presence: PresenceSnapshot | null): void;
+  terminateLocal(appId: string, user: string): void;
+  localStats(appId: string, names: string[] | null, prefix: string | null): NodeStats;
+  presenceSnapshot(): PresenceSnapshot;
+  connectionCounts(): Record<string, number>;
+}
+
+/** How the core tells the rest of the fleet. The local bus (one node) tells no one. */
+export interface Bus {
+  readonly nodeId: string;
+  start(sink: BusSink): void;
+  stop(): Promise<void>;
+  event(appId: string, channel: string, frame: string, exceptSocketId: string | null): void;
+  join(appId: string, channel: string, user: string, data: Record<string, unknown>): void;
+  leave(appId: string, channel: string, user: string): void;
+  terminate(appId: string, user: string): void;
+  /** Open connections of the app on the other nodes, as last heard. */
+  remoteConnections(appId: string): number;
+  /** The other nodes' numbers; empty when alone or cut off. */
+  gatherStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats[]>;
+}
+
+export const LOCAL_NODE = "local";
+
+export const localBus: Bus = {
+  nodeId: LOCAL_NODE,
+  start() {},
+  async stop() {},
+  event() {},
+  join() {},
+  leave() {},
+  terminate() {},
+  remoteConnections: () => 0,
+  gatherStats: async () => [],
+};
