@@ -1,4 +1,6 @@
 import type { Config } from "./config/schema.ts";
+import { localBus } from "./bus/bus.ts";
+import { RedisBus } from "./bus/redis-bus.ts";
 import { AppRegistry } from "./core/app-state.ts";
 import { Hub } from "./core/hub.ts";
 import { createApi } from "./http/api.ts";
@@ -21,10 +23,13 @@ function sweepPeriodMs(config: Config): number {
 
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
 export function startServer(config: Config, log: Logger): RunningServer {
-  const hub = new Hub({ apps: new AppRegistry(config.apps), log });
+  const { scaling } = config.server;
+  const bus = scaling.enabled ? new RedisBus(scaling, log) : localBus;
+  const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const handleApi = createApi({ hub, log, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
   const server = serveWithBun({ config, hub, log, handleApi });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
+  bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
 
   return {
@@ -34,6 +39,7 @@ export function startServer(config: Config, log: Logger): RunningServer {
     async stop() {
       clearInterval(sweep);
       await server.stop(true);
+      await bus.stop();
     },
   };
 }

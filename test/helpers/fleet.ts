@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { APP } from "./server.ts";
+import { eventually } from "./ports.ts";
+
+const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
+
+/** One server process of a fleet, with its output kept for assertions. */
+export interface FleetNode {
+  readonly process: Bun.Subprocess;
+  readonly port: number;
+  readonly url: string;
+  output(): string;
+  wsUrl(key?: string): string;
+}
+
+export interface FleetOptions {
+  redisUrl: string;
+  /** Seconds of silence after which a node is considered dead. */
+  nodeTimeout?: number;
+  /** Extra app settings for the one test app. */
+  app?: Record<string, unknown>;
+  scaling?: Record<string, unknown>;
+}
+
+/** Starts a `reverb-uws start` process with scaling on; resolves once it hears Redis. */
+export async function startNode(options: FleetOptions): Promise<FleetNode> {
+  const dir = mkdtempSync(join(tmpdir(), "reverb-uws-node-"));
+  const configPath = join(dir, "reverb.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      server: {
+        host: "127.0.0.1",
+        port: 0,
+        scaling: { enabled: true, node_timeout: options.nodeTimeout ?? 3, query_timeout: 1000, server: { url: options.redisUrl }, ...options.scaling },
+      },
+      apps: [{ ...APP, accept_client_events_from: "members", ...options.app }],
+    }),
+  );
+  const child = Bun.spawn([process.execPath, CLI, "start", "--config", configPath], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  for (const stream of [child.stdout, child.stderr]) {
+    void (async () => {
+      for await (const chunk of stream) text += decoder.decode(chunk);
+    })();
+  }
+  void child.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  await eventually(() => /Redis subscriber connected/.test(text) && /Starting server on/.test(text), `node start:\n${text}`, 10_000);
+  const port = Number(/Starting server on [^:]+:(\d+)/.exec(text)![1]);
+  return {
+    process: child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => text,
+    wsUrl: (key = APP.key) => `ws://127.0.0.1:${port}/app/${key}`,
+  };
+}
+
+export async function startFleet(count: number, options: FleetOptions): Promise<FleetNode[]> {
+  const nodes: FleetNode[] = [];
+  for (let i = 0; i < count; i++) nodes.push(await startNode(options));
+  // Every node has heard every other once they all have joined.
+  await eventually(() => nodes.every((node) => (node.output().match(/joined the fleet/g) ?? []).length >= count - 1), "fleet formed", 10_000);
+  return nodes;
+}
+
+export async function stopFleet(nodes: FleetNode[]): Promise<void> {
+  for (const node of nodes) node.process.kill("SIGKILL");
+  await Promise.all(nodes.map((node) => node.process.exited));
+}
