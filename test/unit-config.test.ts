@@ -21,7 +21,8 @@ describe("loadConfig", () => {
   test("defaults match Reverb's", async () => {
     const result = await loadConfig({ cwd: scratch(), env: CREDENTIALS });
     if (!result.ok) throw new Error(result.errors.join("\n"));
-    expect(result.config.server).toEqual({ host: "0.0.0.0", port: 8080, path: "", hostname: null, max_request_size: 10_000, debug: false });
+    expect(result.config.server).toMatchObject({ host: "0.0.0.0", port: 8080, path: "", hostname: null, max_request_size: 10_000, debug: false });
+    expect(result.config.server.scaling).toMatchObject({ enabled: false, channel: "reverb", prefix: "", server: { host: "127.0.0.1", port: 6379, database: 0 } });
     expect(result.config.apps[0]).toMatchObject({
       app_id: "1",
       key: "key",

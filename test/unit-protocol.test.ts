@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { channelKind } from "../src/protocol/channels.ts";
+import { channelKind, type ChannelKind } from "../src/protocol/channels.ts";
 import { ERROR_FRAMES } from "../src/protocol/errors.ts";
 import { cacheMissFrame, connectionEstablishedFrame, memberRemovedFrame, presenceData, subscriptionSucceededFrame } from "../src/protocol/frames.ts";
 import { parseClientMessage } from "../src/protocol/messages.ts";
@@ -7,7 +7,7 @@ import { compileOriginCheck } from "../src/protocol/origins.ts";
 import { isSocketId, newSocketId } from "../src/protocol/socket-id.ts";
 
 describe("channel kinds", () => {
-  const cases: Array<[string, string, boolean, boolean]> = [
+  const cases: Array<[string, ChannelKind["name"], boolean, boolean]> = [
     ["foo", "public", false, false],
     ["private-foo", "private", true, false],
     ["presence-foo", "presence", true, false],
@@ -22,7 +22,7 @@ describe("channel kinds", () => {
   for (const [name, kind, authenticated, cache] of cases) {
     test(`"${name}" is ${kind}${cache ? " cache" : ""}`, () => {
       const result = channelKind(name);
-      expect([result.name, result.authenticated, result.cache]).toEqual([kind, authenticated, cache]);
+      expect({ kind: result.name, authenticated: result.authenticated, cache: result.cache }).toEqual({ kind, authenticated, cache });
     });
   }
 });
@@ -56,7 +56,7 @@ describe("frames keep Reverb's exact shapes", () => {
 
 describe("inbound frames", () => {
   test("subscribe with data as an object or as a JSON string", () => {
-    const expected = { type: "subscribe", channel: "c", auth: null, channelData: null };
+    const expected = { type: "subscribe", channel: "c", auth: null, channelData: null } as const;
     expect(parseClientMessage('{"event":"pusher:subscribe","data":{"channel":"c"}}')).toEqual(expected);
     expect(parseClientMessage(JSON.stringify({ event: "pusher:subscribe", data: JSON.stringify({ channel: "c" }) }))).toEqual(expected);
   });

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import * as v from "valibot";
+import { ConfigSchema } from "../src/config/schema.ts";
+import type { Logger } from "../src/log.ts";
+import { signChannel } from "../src/protocol/signatures.ts";
+import { startServer, type RunningServer } from "../src/server.ts";
+import { startFleet, startNode, stopFleet, type FleetNode } from "./helpers/fleet.ts";
+import { eventually } from "./helpers/ports.ts";
+import { RawClient, quiet } from "./helpers/raw-client.ts";
+import { RedisServer } from "./helpers/redis.ts";
+import { APP } from "./helpers/server.ts";
+import { signedFetch } from "./helpers/signing.ts";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function redisAndFleet(count: number, app: Record<string, unknown> = {}) {
+  const redis = await RedisServer.start();
+  cleanups.push(() => redis.kill());
+  const nodes = await startFleet(count, { redisUrl: redis.url, nodeTimeout: 2, app });
+  cleanups.push(() => stopFleet(nodes));
+  return { redis, nodes };
+}
+
+async function connect(url: string): Promise<RawClient> {
+  const client = await RawClient.connect(url);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
+  const client = await connect(node.wsUrl());
+  const channelData = JSON.stringify({ user_id: user });
+  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  return client;
+}
+
+function trigger(node: FleetNode, channel: string, data: string) {
+  return signedFetch(node.url, "POST", `/apps/${APP.app_id}/events`, { name: "ping", channel, data }, APP);
+}
+
+describe("fleet faults", () => {
+  test("after kill -9 of a node its users are removed everywhere within node_timeout", async () => {
+    const { nodes } = await redisAndFleet(2);
+    const observer = await presence(nodes[0]!, "presence-crash", 1);
+    await presence(nodes[1]!, "presence-crash", 2);
+    await observer.next("pusher_internal:member_added");
+    nodes[1]!.process.kill("SIGKILL");
+    const killedAt = Date.now();
+    const removed = await observer.next("pusher_internal:member_removed", 0, 5000);
+    // node_timeout is 2 s; the check runs every node_timeout / 4.
+    expect(Date.now() - killedAt).toBeLessThan(2000 + 500 + 1000);
+    expect(JSON.parse(removed.data as string)).toEqual({ user_id: 2 });
+    expect(nodes[0]!.output()).toContain("silent for 2 s");
+  });
+
+  test("without Redis every node serves its own clients; cross-node delivery resumes when it returns", async () => {
+    const { redis, nodes } = await redisAndFleet(2);
+    const [a, b] = nodes as [FleetNode, FleetNode];
+    const localA = [await connect(a.wsUrl()), await connect(a.wsUrl())];
+    const remote = await connect(b.wsUrl());
+    for (const client of [...localA, remote]) await client.subscribe("outage");
+
+    await redis.kill();
+    await eventually(() => /Redis subscriber disconnected/.test(a.output()), "node A notices the outage");
+    expect((await trigger(a, "outage", "during")).status).toBe(200);
+    for (const client of localA) expect((await client.next("ping")).data).toBe("during");
+    localA[0]!.send({ event: "client-local", channel: "outage", data: {} });
+    await localA[1]!.next("client-local");
+
+    await redis.resume();
+    await eventually(() => (a.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node A reconnects", 10_000);
+    await eventually(() => (b.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node B reconnects", 10_000);
+    const from = remote.frames.length;
+    await eventually(async () => {
+      await trigger(a, "outage", "after");
+      await quiet(100);
+      return remote.frames.slice(from).some((frame) => frame.data === "after");
+    }, "cross-node delivery after Redis returns", 10_000);
+  });
+
+  test("max_connections counts the whole fleet", async () => {
+    const { nodes } = await redisAndFleet(2, { max_connections: 2 });
+    await connect(nodes[0]!.wsUrl());
+    await connect(nodes[1]!.wsUrl());
+    await quiet(1200); // two heartbeats carry the counts
+    const refused = await connect(nodes[0]!.wsUrl());
+    expect(JSON.parse(refused.frames[0]!.data as string)).toEqual({ code: 4004, message: "Application is over connection quota" });
+    expect((await refused.closed).code).toBe(4004);
+  });
+
+  test("a forced subscriber disconnect is noticed, logged and recovered", async () => {
+    const { redis, nodes } = await redisAndFleet(2);
+    const remote = await connect(nodes[1]!.wsUrl());
+    await remote.subscribe("kicked");
+    expect(await redis.command("CLIENT", "KILL", "TYPE", "pubsub")).toMatch(/^:[1-9]/);
+    await eventually(() => /Redis subscriber disconnected/.test(nodes[1]!.output()), "disconnect logged");
+    await eventually(() => (nodes[1]!.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "resubscribed", 10_000);
+    const from = remote.frames.length;
+    await eventually(async () => {
+      await trigger(nodes[0]!, "kicked", "again");
+      await quiet(100);
+      return remote.frames.slice(from).some((frame) => frame.data === "again");
+    }, "delivery after the subscriber came back", 10_000);
+  });
+
+  test("200k cross-node events while the receiving loop is blocked: none lost, subscriber never dropped", async () => {
+    const redis = await RedisServer.start();
+    cleanups.push(() => redis.kill());
+    // 200k envelopes are ~20 MB: a subscriber that stopped reading while the loop is blocked would
+    // pass the 8 MB hard limit and be cut off, losing events.
+    expect(await redis.command("CONFIG", "SET", "client-output-buffer-limit", "pubsub 8mb 4mb 3")).toBe("+OK");
+
+    const lines: string[] = [];
+    const log: Logger = {
+      debugging: false,
+      info: (line) => lines.push(line),
+      warn: (line) => lines.push(line),
+      error: (line) => lines.push(line),
+      debug: () => {},
+    };
+    const config = v.parse(ConfigSchema, {
+      server: { host: "127.0.0.1", port: 0, scaling: { enabled: true, server: { url: redis.url } } },
+      apps: [{ ...APP, max_message_size: 0 }],
+    });
+    const server: RunningServer = startServer(config, log);
+    cleanups.push(() => server.stop());
+    await eventually(() => lines.includes("Redis subscriber connected"), "subscriber up");
+    const client = await connect(`ws://127.0.0.1:${server.port}/app/${APP.key}`);
+    await client.subscribe("burst");
+    // Counted apart from RawClient's frame log, which is not made for 200k frames.
+    let received = 0;
+    let last = "";
+    client.ws.addEventListener("message", (event) => {
+      received++;
+      last = String(event.data);
+    });
+
+    const total = 200_000;
+    const publisher = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "fixtures", "burst-publisher.ts"), redis.url, "reverb", APP.app_id, "burst", String(total)],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    cleanups.push(() => publisher.kill());
+    // The socket loop is busy for 3 s; only the subscriber thread keeps reading Redis meanwhile.
+    Bun.sleepSync(3000);
+    expect(await publisher.exited).toBe(0);
+    await eventually(() => received >= total, `${total} events`, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}: got ${received}; server said: ${lines.join(" | ")}`);
+    });
+    await quiet(200);
+    expect(received).toBe(total);
+    expect(JSON.parse(last).data).toBe(String(total - 1));
+    expect(lines.filter((line) => /disconnected/.test(line))).toEqual([]);
+  }, 90_000);
+});
