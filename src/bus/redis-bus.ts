@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import type { Bus, BusSink, NodeStats } from "./bus.ts";
 import { decodeEnvelope, encodeEnvelope, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
 import { redisOptions } from "./redis-options.ts";
-import type { SubscriberCommand, SubscriberReport } from "./subscriber-protocol.ts";
+import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
 
 interface Peer {
   lastHeard: number;
@@ -21,7 +21,7 @@ interface PendingQuery {
 
 /**
  * The fleet over one Redis pub/sub channel. Publishing happens here; subscribing runs in a worker
- * thread. Nodes announce themselves with heartbeats; one that falls silent for `node_timeout` is
+ * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves with heartbeats; one that falls silent for `node_timeout` is
  * dropped with its presence members. While Redis is away, envelopes wait in a bounded buffer and
  * local clients are served as usual; on reconnection every node resends its state.
  */
@@ -34,7 +34,7 @@ export class RedisBus implements Bus {
   private dropped = 0;
   private sink!: BusSink;
   private publisher!: Redis;
-  private subscriber!: Worker;
+  private subscriber!: Subscriber;
   private subscriberUp = false;
   private publisherUp = false;
   private heartbeat: Timer | undefined;
@@ -58,10 +58,11 @@ export class RedisBus implements Bus {
     this.publisher.on("close", () => this.connectionLost("publisher"));
     this.publisher.on("error", (error: Error) => this.log.debug("Redis publisher error", error.message));
 
-    this.subscriber = new Worker(new URL("./subscriber-worker.ts", import.meta.url).href);
-    this.subscriber.onmessage = (event: MessageEvent<SubscriberReport>) => this.subscriberReport(event.data);
-    const command: SubscriberCommand = { type: "start", connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId) };
-    this.subscriber.postMessage(command);
+    this.subscriber = startSubscriber(
+      this.config.subscriber,
+      { connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId) },
+      (report) => this.subscriberReport(report),
+    );
 
     const beatMs = (this.config.node_timeout * 1000) / 4;
     this.heartbeat = setInterval(() => this.beat(), beatMs);
@@ -69,7 +70,7 @@ export class RedisBus implements Bus {
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
-    this.subscriber.terminate();
+    this.subscriber.stop();
     this.publisher.disconnect();
   }
 

@@ -91,6 +91,8 @@ const ScalingSchema = v.object({
   node_timeout: v.optional(integer(2), 10),
   /** Milliseconds to wait for other nodes' answers to an HTTP query. */
   query_timeout: v.optional(integer(10), 2_000),
+  /** Where the Redis subscriber runs: its own thread, or the socket loop's (see bench/). */
+  subscriber: v.optional(v.picklist(["worker", "inline"], "must be worker or inline"), "worker"),
   /** Envelopes kept while Redis is unreachable; older ones are dropped beyond it. */
   max_buffered: v.optional(integer(0), 10_000),
   server: v.optional(
