@@ -10,16 +10,18 @@ export interface Logger {
   debug(title: string, detail?: string): void;
 }
 
+/** `quiet` drops every line: for tests that start servers in-process. */
 export function createLogger(options: { debug: boolean; quiet?: boolean }): Logger {
   const stamp = () => new Date().toISOString();
-  const out = (line: string) => {
-    if (!options.quiet) process.stdout.write(`${line}\n`);
+  const write = (stream: NodeJS.WriteStream, line: string) => {
+    if (!options.quiet) stream.write(`${line}\n`);
   };
+  const out = (line: string) => write(process.stdout, line);
   return {
     debugging: options.debug,
     info: (message) => out(`${stamp()} INFO  ${message}`),
-    warn: (message) => process.stderr.write(`${stamp()} WARN  ${message}\n`),
-    error: (message) => process.stderr.write(`${stamp()} ERROR ${message}\n`),
+    warn: (message) => write(process.stderr, `${stamp()} WARN  ${message}`),
+    error: (message) => write(process.stderr, `${stamp()} ERROR ${message}`),
     debug: (title, detail) => {
       if (options.debug) out(`${stamp()} DEBUG ${title}${detail === undefined ? "" : ` ${detail}`}`);
     },

@@ -106,7 +106,8 @@ describe("a 3-node fleet over Redis", () => {
     second.close();
     const removed = await observer.next("pusher_internal:member_removed");
     expect(JSON.parse(removed.data as string)).toEqual({ user_id: 1 });
-    await eventually(async () => (await (await get(nodes[0]!, `/channels/${channel}`, { info: "user_count" })).json()).user_count === 2, "user_count 2");
+    const userCount = async () => ((await (await get(nodes[0]!, `/channels/${channel}`, { info: "user_count" })).json()) as { user_count: number }).user_count;
+    await eventually(async () => (await userCount()) === 2, "user_count 2");
   });
 
   test("HTTP queries answer for the whole fleet", async () => {
