@@ -4,6 +4,8 @@ import { RedisBus } from "./bus/redis-bus.ts";
 import { AppRegistry } from "./core/app-state.ts";
 import { Hub } from "./core/hub.ts";
 import { createApi } from "./http/api.ts";
+import { createMonitoring } from "./http/monitoring.ts";
+import { HttpCounters } from "./metrics/http-counters.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
 
@@ -27,7 +29,9 @@ export function startServer(config: Config, log: Logger): RunningServer {
   const bus = scaling.enabled ? new RedisBus(scaling, log) : localBus;
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const handleApi = createApi({ hub, log, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
-  const server = serveWithBun({ config, hub, log, handleApi });
+  const http = new HttpCounters();
+  const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now() });
+  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;

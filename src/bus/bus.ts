@@ -22,6 +22,17 @@ export interface BusSink {
   connectionCounts(): Record<string, number>;
 }
 
+/** The Redis link as monitoring shows it. */
+export interface BusHealth {
+  publisherConnected: boolean;
+  subscriberConnected: boolean;
+  peers: number;
+  buffered: number;
+  droppedTotal: number;
+  /** Largest delay seen on the last heartbeat from each peer, in milliseconds. */
+  lagMs: number;
+}
+
 /** How the core tells the rest of the fleet. The local bus (one node) tells no one. */
 export interface Bus {
   readonly nodeId: string;
@@ -35,6 +46,8 @@ export interface Bus {
   remoteConnections(appId: string): number;
   /** The other nodes' numbers; empty when alone or cut off. */
   gatherStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats[]>;
+  /** Null when there is no fleet. */
+  health(): BusHealth | null;
 }
 
 export const LOCAL_NODE = "local";
@@ -49,4 +62,5 @@ export const localBus: Bus = {
   terminate() {},
   remoteConnections: () => 0,
   gatherStats: async () => [],
+  health: () => null,
 };

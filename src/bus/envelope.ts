@@ -19,8 +19,8 @@ export const EnvelopeSchema = v.variant("t", [
   /** A user's socket joined or left a presence channel on node `n`. */
   v.object({ n: node, t: v.literal("join"), a: appId, c: v.string(), u: v.string(), d: channelData }),
   v.object({ n: node, t: v.literal("leave"), a: appId, c: v.string(), u: v.string() }),
-  /** Liveness, with the node's open connections per app (fleet-wide `max_connections`). */
-  v.object({ n: node, t: v.literal("beat"), conns: counts }),
+  /** Liveness, with the node's open connections per app (fleet-wide `max_connections`) and its clock. */
+  v.object({ n: node, t: v.literal("beat"), conns: counts, ts: v.number() }),
   /** "I (re)joined or may have missed messages: send me your state." */
   v.object({ n: node, t: v.literal("hello") }),
   /** A node's full presence share and connection counts; replaces what others knew of it. */

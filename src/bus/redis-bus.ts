@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ScalingConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import type { Bus, BusSink, NodeStats } from "./bus.ts";
+import type { Bus, BusHealth, BusSink, NodeStats } from "./bus.ts";
 import { decodeEnvelope, encodeEnvelope, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
 import { redisOptions } from "./redis-options.ts";
 import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
@@ -11,6 +11,7 @@ import { startSubscriber, type Subscriber, type SubscriberReport } from "./subsc
 interface Peer {
   lastHeard: number;
   connections: Record<string, number>;
+  lagMs: number;
 }
 
 interface PendingQuery {
@@ -32,6 +33,7 @@ export class RedisBus implements Bus {
   private readonly pending = new Map<string, PendingQuery>();
   private buffer: string[] = [];
   private dropped = 0;
+  private droppedTotal = 0;
   private sink!: BusSink;
   private publisher!: Redis;
   private subscriber!: Subscriber;
@@ -118,6 +120,19 @@ export class RedisBus implements Bus {
     });
   }
 
+  health(): BusHealth {
+    let lagMs = 0;
+    for (const peer of this.peers.values()) lagMs = Math.max(lagMs, peer.lagMs);
+    return {
+      publisherConnected: this.publisherUp,
+      subscriberConnected: this.subscriberUp,
+      peers: this.peers.size,
+      buffered: this.buffer.length,
+      droppedTotal: this.droppedTotal,
+      lagMs,
+    };
+  }
+
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
     if (!this.publisherUp) return this.hold(text);
@@ -129,6 +144,7 @@ export class RedisBus implements Bus {
     this.buffer.push(text);
     if (this.buffer.length > this.config.max_buffered) {
       this.buffer.shift();
+      this.droppedTotal++;
       if (this.dropped++ === 0) this.log.warn(`Redis unreachable: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
     }
   }
@@ -180,7 +196,7 @@ export class RedisBus implements Bus {
 
   private beat(): void {
     const now = Date.now();
-    this.send({ t: "beat", conns: this.sink.connectionCounts() });
+    this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
     if (!this.subscriberUp) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
@@ -197,7 +213,7 @@ export class RedisBus implements Bus {
   private hear(node: string, type: Envelope["t"]): Peer {
     let peer = this.peers.get(node);
     if (!peer) {
-      peer = { lastHeard: 0, connections: {} };
+      peer = { lastHeard: 0, connections: {}, lagMs: 0 };
       this.peers.set(node, peer);
       this.log.info(`Node ${node} joined the fleet`);
       // A node we did not know (or had given up on) may hold members we never heard of.
@@ -224,6 +240,7 @@ export class RedisBus implements Bus {
         return sink.remoteLeave(envelope.n, envelope.a, envelope.c, envelope.u);
       case "beat":
         peer.connections = envelope.conns;
+        peer.lagMs = Math.max(0, Date.now() - envelope.ts);
         return;
       case "hello":
         this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });

@@ -8,6 +8,7 @@ export const SERVER_ENV = {
   path: "REVERB_SERVER_PATH",
   hostname: "REVERB_HOST",
   max_request_size: "REVERB_MAX_REQUEST_SIZE",
+  metrics_token: "REVERB_METRICS_TOKEN",
   "scaling.enabled": "REVERB_SCALING_ENABLED",
   "scaling.channel": "REVERB_SCALING_CHANNEL",
   "scaling.prefix": "REVERB_SCALING_PREFIX",

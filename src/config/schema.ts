@@ -124,6 +124,8 @@ export const ServerConfigSchema = v.object({
   /** Bytes of one HTTP request, headers included. */
   max_request_size: v.optional(integer(1), 10_000),
   debug: v.optional(boolean, false),
+  /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
+  metrics_token: v.optional(v.nullable(text), null),
   scaling: v.optional(ScalingSchema, {}),
 });
 

@@ -20,6 +20,9 @@ export class AppState {
   readonly connections = new Map<string, Connection>();
   /** Connections subscribed to at least one channel (what `/connections` reports). */
   subscribedConnections = 0;
+  /** Frames received from and sent to this app's sockets here, since start. */
+  messagesReceived = 0;
+  messagesSent = 0;
   /** Presence members across the fleet, by channel; only channels that have members. */
   readonly rosters = new Map<string, Roster>();
   readonly cache: CacheStore;

@@ -13,7 +13,6 @@ import {
 import { parseChannelData, parseClientMessage, type ClientMessage } from "../protocol/messages.ts";
 import { verifyChannelAuth } from "../protocol/signatures.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
-import { topicFor } from "./channel.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
 import type { Roster, RosterMember } from "./roster.ts";
@@ -110,6 +109,7 @@ export class Hub implements BusSink {
     connection.touch(now);
     if (!connection.established) return;
     const app = connection.app;
+    app.messagesReceived++;
     if (this.log.debugging) this.log.debug("Message Received", `${connection.socketId} app ${app.id} ${text.slice(0, 500)}`);
 
     const maxSize = app.config.max_message_size;
@@ -270,6 +270,7 @@ export class Hub implements BusSink {
 
   private send(connection: Connection, frame: string): void {
     connection.socket.send(frame);
+    connection.app.messagesSent++;
     if (this.log.debugging) this.log.debug("Message Sent", `${connection.socketId} ${frame.slice(0, 500)}`);
   }
 
@@ -351,14 +352,21 @@ export class Hub implements BusSink {
 
   /**
    * Hands one frame to uWS for every local subscriber of the channel: `ws.publish` skips the
-   * sender, `server.publish` reaches all. Member events are not cached (Decision 2).
+   * sender, `server.publish` reaches all; a channel nobody here is on costs a map lookup. Member
+   * events are not cached (Decision 2).
    */
   private fanOut(app: AppState, channel: string, frame: string, except: Connection | undefined, cacheable = true): void {
     if (cacheable && channelKind(channel).cache) app.cache.set(channel, frame, this.clock());
-    const topic = topicFor(app.id, channel);
+    const local = app.channels.get(channel);
+    if (!local) return;
     if (this.log.debugging) this.log.debug("Broadcasting To", `${channel} app ${app.id} ${frame.slice(0, 500)}`);
-    if (except) except.socket.publish(topic, frame);
-    else this.publisher!.publish(topic, frame);
+    if (except) {
+      except.socket.publish(local.topic, frame);
+      app.messagesSent += local.subscribers - (except.subscriptions.has(channel) ? 1 : 0);
+    } else {
+      this.publisher!.publish(local.topic, frame);
+      app.messagesSent += local.subscribers;
+    }
   }
 
   private clientEvent(connection: Connection, message: Extract<ClientMessage, { type: "client-event" }>): void {

@@ -10,7 +10,7 @@ import { httpError, json } from "./responses.ts";
 import type { Route } from "./routes.ts";
 import { signatureProblem } from "./verify-signature.ts";
 
-type ApiRoute = Exclude<Route, { name: "health" | "websocket" }>;
+type ApiRoute = Exclude<Route, { name: "health" | "websocket" | "metrics" | "dashboard" | "dashboard_data" }>;
 
 export interface ApiOptions {
   hub: Hub;

@@ -1,6 +1,9 @@
 /** Every route the server answers, matched on the path after the configured prefix. */
 export type Route =
   | { name: "health" }
+  | { name: "metrics" }
+  | { name: "dashboard" }
+  | { name: "dashboard_data" }
   | { name: "websocket"; appKey: string }
   | { name: "events"; appId: string }
   | { name: "batch_events"; appId: string }
@@ -12,6 +15,9 @@ export type Route =
 
 export const ROUTE_METHODS: Record<Route["name"], "GET" | "POST"> = {
   health: "GET",
+  metrics: "GET",
+  dashboard: "GET",
+  dashboard_data: "GET",
   websocket: "GET",
   events: "POST",
   batch_events: "POST",
@@ -46,6 +52,9 @@ export function matchRoute(pathname: string, prefix: string): Route | null {
   const [root, id, resource, name, tail, extra] = parts;
 
   if (parts.length === 1 && root === "up") return { name: "health" };
+  if (parts.length === 1 && root === "metrics") return { name: "metrics" };
+  if (parts.length === 1 && root === "dashboard") return { name: "dashboard" };
+  if (parts.length === 2 && root === "dashboard" && id === "data") return { name: "dashboard_data" };
   if (parts.length === 2 && root === "app") return { name: "websocket", appKey: id! };
   if (root !== "apps" || id === undefined || extra !== undefined) return null;
   const appId = id;

@@ -7,6 +7,7 @@ import { newSocketId } from "../protocol/socket-id.ts";
 import type { Logger } from "../log.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
 import { declaredRequestSize, httpError, json } from "../http/responses.ts";
+import type { HttpCounters } from "../metrics/http-counters.ts";
 
 /** A socket refused before it could become a connection; the reason is sent once it opens. */
 class Refusal {
@@ -27,14 +28,57 @@ export interface BunTransportOptions {
   config: Config;
   hub: Hub;
   log: Logger;
-  handleApi: (route: Exclude<Route, { name: "health" | "websocket" }>, request: Request, url: URL) => Promise<Response>;
+  handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
+  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response;
+  http: HttpCounters;
 }
+
+type MonitoringRoute = Extract<Route, { name: "metrics" | "dashboard" | "dashboard_data" }>;
+type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" }>;
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
-  const { config, hub, log, handleApi } = options;
+  const { config, hub, log, handleApi, handleMonitoring, http } = options;
   const { server: settings } = config;
   const largestMessage = Math.max(...config.apps.map((app) => app.max_message_size || UNLIMITED_MESSAGE_BYTES));
+
+  /** The response for one request; undefined once it became a WebSocket. */
+  function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): Response | Promise<Response> | undefined {
+    if (!route) return httpError(404, "Not found.");
+    if (request.method !== ROUTE_METHODS[route.name]) {
+      return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
+    }
+    switch (route.name) {
+      case "health":
+        return json({ health: "OK" });
+      case "metrics":
+      case "dashboard":
+      case "dashboard_data":
+        return handleMonitoring(route.name, request, url);
+    }
+    if (declaredRequestSize(request, url.pathname.length + url.search.length) > settings.max_request_size) {
+      log.warn(`HTTP 413 ${request.method} ${url.pathname}: request over ${settings.max_request_size} bytes`);
+      return httpError(413, "Payload too large.");
+    }
+    if (route.name !== "websocket") return handleApi(route, request, url);
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
+    }
+
+    const app = hub.apps.findByKey(route.appKey);
+    let data: SocketData;
+    if (!app) {
+      log.warn(`WebSocket refused: unknown app key ${route.appKey}`);
+      data = UNKNOWN_APP;
+    } else if (!app.originAllowed(request.headers.get("origin"))) {
+      log.warn(`WebSocket refused: origin ${request.headers.get("origin")} not allowed for app ${app.id}`);
+      data = ORIGIN_NOT_ALLOWED;
+    } else {
+      data = new Connection(newSocketId(), app, Date.now());
+    }
+    if (server.upgrade(request, { data })) return undefined;
+    return httpError(400, "WebSocket handshake failed.");
+  }
 
   const server = Bun.serve<SocketData>({
     hostname: settings.host,
@@ -45,33 +89,20 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     fetch(request, server) {
       const url = new URL(request.url);
       const route = matchRoute(url.pathname, settings.path);
-      if (!route) return httpError(404, "Not found.");
-      if (request.method !== ROUTE_METHODS[route.name]) {
-        return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
+      const name = route?.name ?? "unmatched";
+      const response = answer(route, request, url, server);
+      if (response === undefined) {
+        http.record(name, 101);
+        return undefined;
       }
-      if (route.name === "health") return json({ health: "OK" });
-      if (declaredRequestSize(request, url.pathname.length + url.search.length) > settings.max_request_size) {
-        log.warn(`HTTP 413 ${request.method} ${url.pathname}: request over ${settings.max_request_size} bytes`);
-        return httpError(413, "Payload too large.");
+      if (response instanceof Response) {
+        http.record(name, response.status);
+        return response;
       }
-      if (route.name !== "websocket") return handleApi(route, request, url);
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
-      }
-
-      const app = hub.apps.findByKey(route.appKey);
-      let data: SocketData;
-      if (!app) {
-        log.warn(`WebSocket refused: unknown app key ${route.appKey}`);
-        data = UNKNOWN_APP;
-      } else if (!app.originAllowed(request.headers.get("origin"))) {
-        log.warn(`WebSocket refused: origin ${request.headers.get("origin")} not allowed for app ${app.id}`);
-        data = ORIGIN_NOT_ALLOWED;
-      } else {
-        data = new Connection(newSocketId(), app, Date.now());
-      }
-      if (server.upgrade(request, { data })) return undefined;
-      return httpError(400, "WebSocket handshake failed.");
+      return response.then((answered) => {
+        http.record(name, answered.status);
+        return answered;
+      });
     },
 
     websocket: {

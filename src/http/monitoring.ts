@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import type { Hub } from "../core/hub.ts";
+import type { HttpCounters } from "../metrics/http-counters.ts";
+import { renderPrometheus } from "../metrics/prometheus.ts";
+import { takeSnapshot } from "../metrics/snapshot.ts";
+import { safeEqual } from "../protocol/signatures.ts";
+import { httpError, json } from "./responses.ts";
+
+export interface MonitoringOptions {
+  hub: Hub;
+  http: HttpCounters;
+  /** Null turns monitoring off: its routes answer 404. */
+  token: string | null;
+  startedAt: number;
+}
+
+const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
+
+/** The bearer token from `Authorization`, or `?token=` for a browser opening the dashboard. */
+function presentedToken(request: Request, url: URL): string {
+  const header = request.headers.get("authorization") ?? "";
+  return header.startsWith("Bearer ") ? header.slice(7) : (url.searchParams.get("token") ?? "");
+}
+
+/** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
+export function createMonitoring(options: MonitoringOptions) {
+  const { hub, http, token, startedAt } = options;
+  return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: Request, url: URL): Response {
+    if (token === null) return httpError(404, "Not found.");
+    if (!safeEqual(presentedToken(request, url), token)) return httpError(401, "Monitoring token missing or wrong.");
+    switch (route) {
+      case "metrics":
+        return new Response(renderPrometheus(takeSnapshot(hub, startedAt), http), {
+          headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
+        });
+      case "dashboard":
+        return new Response(DASHBOARD_HTML, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" } });
+      case "dashboard_data":
+        return json(takeSnapshot(hub, startedAt));
+    }
+  };
+}

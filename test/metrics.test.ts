@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { RawClient } from "./helpers/raw-client.ts";
+import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { signedFetch } from "./helpers/signing.ts";
+
+const servers: TestServer[] = [];
+const clients: RawClient[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const server of servers.splice(0)) await server.stop();
+});
+
+function serve(token: string | null): TestServer {
+  const server = startTestServer({ server: { metrics_token: token } });
+  servers.push(server);
+  return server;
+}
+
+function metric(text: string, name: string, labels: string): number {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{${labels}} `));
+  if (!line) throw new Error(`no ${name}{${labels}} in:\n${text}`);
+  return Number(line.split(" ").at(-1));
+}
+
+describe("/metrics", () => {
+  test("off without a token; 401 with a wrong or missing one", async () => {
+    expect((await fetch(`${serve(null).url}/metrics`)).status).toBe(404);
+    const server = serve("s3cret");
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics`, { headers: { Authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics?token=wrong`)).status).toBe(401);
+    expect((await fetch(`${server.url}/dashboard/data`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics`, { headers: { Authorization: "Bearer s3cret" } })).status).toBe(200);
+  });
+
+  test("the numbers match what clients and the API did", async () => {
+    const server = serve("s3cret");
+    for (let i = 0; i < 3; i++) clients.push(await RawClient.connect(server.wsUrl()));
+    await clients[0]!.subscribe("metered");
+    await clients[1]!.subscribe("metered");
+    clients[2]!.send({ event: "pusher:ping" });
+    await clients[2]!.next("pusher:pong");
+    expect((await signedFetch(server.url, "POST", `/apps/${APP.app_id}/events`, { name: "e", channel: "metered", data: "{}" }, APP)).status).toBe(200);
+    await clients[0]!.next("e");
+    await clients[1]!.next("e");
+    await signedFetch(server.url, "GET", `/apps/${APP.app_id}/channels`, undefined, { ...APP, secret: "wrong" });
+
+    const text = await (await fetch(`${server.url}/metrics?token=s3cret`)).text();
+    const app = `app="${APP.app_id}"`;
+    expect(metric(text, "reverb_connections", app)).toBe(3);
+    expect(metric(text, "reverb_subscribed_connections", app)).toBe(2);
+    expect(metric(text, "reverb_channels", app)).toBe(1);
+    expect(metric(text, "reverb_subscriptions", app)).toBe(2);
+    // Received: two subscribes and a ping. Sent: three established, two succeeded, a pong, two events.
+    expect(metric(text, "reverb_messages_received_total", app)).toBe(3);
+    expect(metric(text, "reverb_messages_sent_total", app)).toBe(8);
+    expect(metric(text, "reverb_http_requests_total", 'route="events",status="200"')).toBe(1);
+    expect(metric(text, "reverb_http_requests_total", 'route="channels",status="401"')).toBe(1);
+    expect(metric(text, "reverb_http_requests_total", 'route="websocket",status="101"')).toBe(3);
+    expect(text).toContain("# TYPE reverb_messages_sent_total counter");
+  });
+
+  test("the dashboard feed reports the same numbers as JSON", async () => {
+    const server = serve("s3cret");
+    clients.push(await RawClient.connect(server.wsUrl()));
+    await clients[0]!.subscribe("fed");
+    const data = (await (await fetch(`${server.url}/dashboard/data`, { headers: { Authorization: "Bearer s3cret" } })).json()) as {
+      apps: Array<{ id: string; connections: number; topChannels: unknown[] }>;
+    };
+    expect(data.apps[0]).toMatchObject({ id: APP.app_id, connections: 1, topChannels: [{ name: "fed", subscribers: 1 }] });
+  });
+});
