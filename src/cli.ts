@@ -1,7 +1,19 @@
 import { defineCommand, runMain } from "citty";
-import { loadConfig } from "./config/load.ts";
+import { loadConfig, type LoadOptions } from "./config/load.ts";
+import { capacityReport, openFilesLimit } from "./lifecycle/open-files.ts";
+import { registerRunning, runtimeDir } from "./lifecycle/runtime-files.ts";
+import { createShutdown, onSignals } from "./lifecycle/shutdown.ts";
 import { createLogger } from "./log.ts";
-import { startServer } from "./server.ts";
+import { requestRestart } from "./restart.ts";
+import { startServer, type RunningServer } from "./server.ts";
+
+/** The configuration, or one line per problem on stderr and exit status 1. */
+async function configOrExit(configPath: string | undefined, overrides: LoadOptions["overrides"] = {}) {
+  const loaded = await loadConfig({ cwd: process.cwd(), env: process.env, configPath, overrides });
+  if (loaded.ok) return loaded;
+  for (const error of loaded.errors) process.stderr.write(`Invalid configuration: ${error}\n`);
+  process.exit(1);
+}
 
 const start = defineCommand({
   meta: { name: "start", description: "Start the WebSocket server" },
@@ -14,16 +26,13 @@ const start = defineCommand({
     debug: { type: "boolean", description: "Log every connection and frame" },
   },
   async run({ args }) {
-    const loaded = await loadConfig({
-      cwd: process.cwd(),
-      env: process.env,
-      configPath: args.config,
-      overrides: { host: args.host, port: args.port, path: args.path, hostname: args.hostname, debug: args.debug || undefined },
+    const loaded = await configOrExit(args.config, {
+      host: args.host,
+      port: args.port,
+      path: args.path,
+      hostname: args.hostname,
+      debug: args.debug || undefined,
     });
-    if (!loaded.ok) {
-      for (const error of loaded.errors) process.stderr.write(`Invalid configuration: ${error}\n`);
-      process.exit(1);
-    }
     const { config } = loaded;
     const log = createLogger({ debug: config.server.debug });
     if (loaded.generatedApp) {
@@ -32,9 +41,10 @@ const start = defineCommand({
       log.info(`  app id ${app.app_id}  key ${app.key}  secret ${app.secret}`);
     }
 
-    let server;
+    let server: RunningServer;
+    const shutdown = createShutdown(() => server, log, config.server.shutdown_timeout);
     try {
-      server = startServer(config, log);
+      server = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
     } catch (error) {
       log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
       process.exit(1);
@@ -42,21 +52,34 @@ const start = defineCommand({
     const { host, path, hostname } = config.server;
     log.info(`Starting server on ${host}:${server.port}${path}${hostname ? ` (${hostname})` : ""}`);
     for (const app of config.apps) log.info(`App ${app.app_id}: ws://${hostname ?? host}:${server.port}${path}/app/${app.key}`);
+    const capacity = capacityReport(config, openFilesLimit());
+    for (const line of capacity.info) log.info(line);
+    for (const line of capacity.warnings) log.warn(line);
 
-    const shutdown = async (signal: string) => {
-      log.info(`${signal}: gracefully terminating connections`);
-      server.hub.closeAll(4200, "Server shutting down");
-      await server.stop();
-      process.exit(0);
-    };
-    process.once("SIGINT", () => void shutdown("SIGINT"));
-    process.once("SIGTERM", () => void shutdown("SIGTERM"));
+    registerRunning(runtimeDir(process.env), { pid: process.pid, host, port: server.port });
+    onSignals(shutdown);
+  },
+});
+
+const restart = defineCommand({
+  meta: { name: "restart", description: "Drain and stop every running server (the fleet too, with scaling on) so the process manager restarts it" },
+  args: {
+    config: { type: "string", description: "The config file the servers use (for Redis settings)" },
+  },
+  async run({ args }) {
+    const { config } = await configOrExit(args.config);
+    try {
+      await requestRestart(config, runtimeDir(process.env), (line) => process.stdout.write(`${line}\n`));
+    } catch (error) {
+      process.stderr.write(`Restart failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
   },
 });
 
 const main = defineCommand({
   meta: { name: "reverb-uws", description: "A Pusher-protocol WebSocket server, drop-in for Laravel Reverb" },
-  subCommands: { start },
+  subCommands: { start, restart },
 });
 
 void runMain(main);

@@ -6,6 +6,7 @@ import { Hub } from "./core/hub.ts";
 import { createApi } from "./http/api.ts";
 import { createMonitoring } from "./http/monitoring.ts";
 import { HttpCounters } from "./metrics/http-counters.ts";
+import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
 
@@ -14,7 +15,17 @@ export interface RunningServer {
   readonly port: number;
   /** `http://host:port` plus the route prefix. */
   readonly url: string;
+  /**
+   * Stops accepting, closes every connection with 4200 (pusher-js reconnects at once, to another
+   * node or to this one restarted), waits up to `timeoutMs` for them to go, then stops.
+   */
+  drain(reason: string, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface ServerHooks {
+  /** `reverb-uws restart` reached this node through the fleet. */
+  onRestart?: () => void;
 }
 
 /** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
@@ -24,9 +35,9 @@ function sweepPeriodMs(config: Config): number {
 }
 
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
-export function startServer(config: Config, log: Logger): RunningServer {
+export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
-  const bus = scaling.enabled ? new RedisBus(scaling, log) : localBus;
+  const bus = scaling.enabled ? new RedisBus(scaling, log, () => hooks.onRestart?.()) : localBus;
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const handleApi = createApi({ hub, log, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
   const http = new HttpCounters();
@@ -36,14 +47,24 @@ export function startServer(config: Config, log: Logger): RunningServer {
   bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
 
-  return {
+  const openConnections = () => Object.values(hub.connectionCounts()).reduce((sum, count) => sum + count, 0);
+
+  const running: RunningServer = {
     hub,
     port: server.port!,
     url: `http://${host}:${server.port}${config.server.path}`,
+    async drain(reason, timeoutMs) {
+      void server.stop(false);
+      hub.closeAll(CloseCode.reconnectNow, reason);
+      const deadline = Date.now() + timeoutMs;
+      while (openConnections() > 0 && Date.now() < deadline) await Bun.sleep(20);
+      await running.stop();
+    },
     async stop() {
       clearInterval(sweep);
       await server.stop(true);
       await bus.stop();
     },
   };
+  return running;
 }

@@ -27,7 +27,8 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
 
 /** Starts `reverb-uws start` and resolves once the banner printed; output keeps accumulating. */
 async function startCli(args: string[], env: Record<string, string>) {
-  const child = Bun.spawn([process.execPath, CLI, "start", ...args], { cwd: emptyDir(), env: cleanEnv(env), stdout: "pipe", stderr: "pipe" });
+  const cwd = emptyDir();
+  const child = Bun.spawn([process.execPath, CLI, "start", ...args], { cwd, env: cleanEnv({ REVERB_RUNTIME_DIR: cwd, ...env }), stdout: "pipe", stderr: "pipe" });
   running.push(child);
   const output = { text: "" };
   const decoder = new TextDecoder();
@@ -40,7 +41,7 @@ async function startCli(args: string[], env: Record<string, string>) {
     await Bun.sleep(20);
   }
   const port = Number(/Starting server on [^:]+:(\d+)/.exec(output.text)![1]);
-  return { child, port, output };
+  return { child, port, output, cwd };
 }
 
 describe("reverb-uws start", () => {
@@ -102,6 +103,23 @@ describe("reverb-uws start", () => {
         expect(lines).toEqual([]);
       }
     }
+  });
+
+  test("the banner is followed by the effective limits and the open-files room", async () => {
+    const { output } = await startCli(["--host", "127.0.0.1", "--port", "0"], { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret", REVERB_APP_MAX_CONNECTIONS: "50000" });
+    expect(output.text).toContain("App 1 limits: max_connections 50000, max_message_size 10000 bytes, ping_interval 60 s");
+    expect(output.text).toMatch(/Open files limit \(ulimit -n\) \d+: room for about \d+ connections/);
+  });
+
+  test("reverb-uws restart drains the local server: clients get 4200, it exits 0", async () => {
+    const env = { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret" };
+    const { child, port, cwd } = await startCli(["--host", "127.0.0.1", "--port", "0"], env);
+    const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/key`);
+    const restart = Bun.spawn([process.execPath, CLI, "restart"], { cwd, env: cleanEnv({ REVERB_RUNTIME_DIR: cwd, ...env }), stdout: "pipe" });
+    expect(await restart.exited).toBe(0);
+    expect(await new Response(restart.stdout).text()).toContain(`Signalled the server on 127.0.0.1:${port} (pid ${child.pid})`);
+    expect((await client.closed).code).toBe(4200);
+    expect(await child.exited).toBe(0);
   });
 
   test("SIGTERM closes clients with 4200 and exits 0", async () => {

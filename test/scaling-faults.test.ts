@@ -92,6 +92,21 @@ describe("fleet faults", () => {
     expect((await refused.closed).code).toBe(4004);
   });
 
+  test("reverb-uws restart reaches every node: clients get 4200 and each node exits 0", async () => {
+    const { nodes } = await redisAndFleet(2);
+    const clients = await Promise.all(nodes.map((node) => connect(node.wsUrl())));
+    const restart = Bun.spawn([process.execPath, join(import.meta.dir, "..", "src", "cli.ts"), "restart", "--config", nodes[0]!.configPath], {
+      // An empty runtime folder: only the Redis broadcast can reach the nodes.
+      env: { PATH: process.env.PATH ?? "", REVERB_RUNTIME_DIR: join(nodes[0]!.dir, "none") },
+      stdout: "pipe",
+    });
+    expect(await restart.exited).toBe(0);
+    expect(await new Response(restart.stdout).text()).toContain("Broadcast the restart signal to the fleet");
+    for (const client of clients) expect((await client.closed).code).toBe(4200);
+    for (const node of nodes) expect(await node.process.exited).toBe(0);
+    for (const node of nodes) expect(node.output()).toContain("Restart requested through Redis");
+  });
+
   test("a forced subscriber disconnect is noticed, logged and recovered", async () => {
     const { redis, nodes } = await redisAndFleet(2);
     const remote = await connect(nodes[1]!.wsUrl());

@@ -40,6 +40,8 @@ export const EnvelopeSchema = v.variant("t", [
     prefix: v.nullable(v.string()),
   }),
   v.object({ n: node, t: v.literal("reply"), id: v.string(), to: v.string(), stats: v.object({ connections: v.number(), channels: counts }) }),
+  /** Every node drains its connections with 4200 and exits 0 (`reverb-uws restart`). */
+  v.object({ n: node, t: v.literal("restart") }),
   /** Close every socket of a presence user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
 ]);

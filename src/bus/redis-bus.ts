@@ -46,6 +46,8 @@ export class RedisBus implements Bus {
   constructor(
     private readonly config: ScalingConfig,
     private readonly log: Logger,
+    /** Called when `reverb-uws restart` reaches the fleet. */
+    private readonly onRestart: () => void,
   ) {
     this.channel = `${config.prefix}${config.channel}`;
   }
@@ -261,6 +263,9 @@ export class RedisBus implements Bus {
       }
       case "terminate":
         return sink.terminateLocal(envelope.a, envelope.u);
+      case "restart":
+        this.log.info(`Restart requested through Redis by ${envelope.n}`);
+        return this.onRestart();
     }
   }
 }

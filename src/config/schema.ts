@@ -124,6 +124,8 @@ export const ServerConfigSchema = v.object({
   /** Bytes of one HTTP request, headers included. */
   max_request_size: v.optional(integer(1), 10_000),
   debug: v.optional(boolean, false),
+  /** Seconds a restart or SIGTERM waits for clients to go before closing the rest. */
+  shutdown_timeout: v.optional(integer(0), 10),
   /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
   metrics_token: v.optional(v.nullable(text), null),
   scaling: v.optional(ScalingSchema, {}),

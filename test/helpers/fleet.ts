@@ -9,6 +9,9 @@ const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
 /** One server process of a fleet, with its output kept for assertions. */
 export interface FleetNode {
   readonly process: Bun.Subprocess;
+  /** Holds the node's config file and runtime file. */
+  readonly dir: string;
+  readonly configPath: string;
   readonly port: number;
   readonly url: string;
   output(): string;
@@ -40,7 +43,7 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
     }),
   );
   const child = Bun.spawn([process.execPath, CLI, "start", "--config", configPath], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", REVERB_RUNTIME_DIR: dir },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -56,6 +59,8 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
   const port = Number(/Starting server on [^:]+:(\d+)/.exec(text)![1]);
   return {
     process: child,
+    dir,
+    configPath,
     port,
     url: `http://127.0.0.1:${port}`,
     output: () => text,
