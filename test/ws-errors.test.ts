@@ -325,7 +325,7 @@ describe("1009 message too big", () => {
       const text = pingOfBytes(102, "€");
       expect(text.length).toBeLessThan(100);
       client.send(text);
-      expect((await closed(client)).code).toBe(1009);
+      expect(await closed(client)).toEqual({ code: 1009, reason: "Maximum message size exceeded" });
     });
 
     test("a binary frame over the limit closes with 1009", async () => {

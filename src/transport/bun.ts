@@ -40,7 +40,9 @@ type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" 
 export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
   const { config, hub, log, handleApi, handleMonitoring, http } = options;
   const { server: settings } = config;
-  const largestMessage = Math.max(...config.apps.map((app) => app.max_message_size || UNLIMITED_MESSAGE_BYTES));
+  // Headroom above the largest app limit: a message slightly over its app's limit reaches the hub,
+  // which closes with the spec's reason; only far larger ones are cut by uWS before buffering.
+  const largestMessage = Math.max(...config.apps.map((app) => app.max_message_size || UNLIMITED_MESSAGE_BYTES)) + 64 * 1024;
 
   /** The response for one request; undefined once it became a WebSocket. */
   function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): Response | Promise<Response> | undefined {
