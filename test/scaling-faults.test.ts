@@ -6,7 +6,7 @@ import type { Logger } from "../src/log.ts";
 import { signChannel } from "../src/protocol/signatures.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { startFleet, startNode, stopFleet, type FleetNode } from "./helpers/fleet.ts";
-import { eventually } from "./helpers/ports.ts";
+import { eventually, freePort } from "./helpers/ports.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
@@ -80,6 +80,30 @@ describe("fleet faults", () => {
       await quiet(100);
       return remote.frames.slice(from).some((frame) => frame.data === "after");
     }, "cross-node delivery after Redis returns", 10_000);
+  });
+
+  test("Redis unreachable at start: a clear log line, local clients served, the fleet joins when it comes up", async () => {
+    const port = freePort();
+    const a = await startNode({ redisUrl: `redis://127.0.0.1:${port}`, nodeTimeout: 2, waitForRedis: false });
+    cleanups.push(() => stopFleet([a]));
+    await eventually(() => /Redis (publisher|subscriber) cannot reach redis:\/\/127\.0\.0\.1:\d+\/?: .*retrying with back-off/.test(a.output()), "the log line");
+    const local = [await connect(a.wsUrl()), await connect(a.wsUrl())];
+    for (const client of local) await client.subscribe("early");
+    expect((await trigger(a, "early", "local")).status).toBe(200);
+    for (const client of local) expect((await client.next("ping")).data).toBe("local");
+
+    const redis = await RedisServer.start(port);
+    cleanups.push(() => redis.kill());
+    await eventually(() => /Redis subscriber connected/.test(a.output()), "node A connects", 10_000);
+    const b = await startNode({ redisUrl: redis.url, nodeTimeout: 2 });
+    cleanups.push(() => stopFleet([b]));
+    const remote = await connect(b.wsUrl());
+    await remote.subscribe("early");
+    await eventually(async () => {
+      await trigger(a, "early", "fleet");
+      await quiet(100);
+      return remote.frames.some((frame) => frame.data === "fleet");
+    }, "cross-node delivery once Redis is up", 10_000);
   });
 
   test("max_connections counts the whole fleet", async () => {

@@ -8,6 +8,12 @@ import { decodeEnvelope, encodeEnvelope, ownPrefix, type DistributiveOmit, type 
 import { redisOptions } from "./redis-options.ts";
 import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
 
+function redactPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
 interface Peer {
   lastHeard: number;
   connections: Record<string, number>;
@@ -42,6 +48,8 @@ export class RedisBus implements Bus {
   private heartbeat: Timer | undefined;
   private lastResyncRequest = 0;
   private querySequence = 0;
+  private readonly outageLogged = { publisher: false, subscriber: false };
+  private readonly where: string;
 
   constructor(
     private readonly config: ScalingConfig,
@@ -50,17 +58,17 @@ export class RedisBus implements Bus {
     private readonly onRestart: () => void,
   ) {
     this.channel = `${config.prefix}${config.channel}`;
+    this.where = config.server.url ? redactPassword(config.server.url) : `${config.server.host}:${config.server.port}`;
   }
 
   start(sink: BusSink): void {
     this.sink = sink;
-    const where = this.config.server.url ?? `${this.config.server.host}:${this.config.server.port}`;
-    this.log.info(`Scaling on: node ${this.nodeId}, Redis ${where}, channel ${this.channel}`);
+    this.log.info(`Scaling on: node ${this.nodeId}, Redis ${this.where}, channel ${this.channel}`);
 
     this.publisher = new Redis({ ...redisOptions(this.config.server), enableOfflineQueue: false, connectionName: "reverb-uws:publisher" });
     this.publisher.on("ready", () => this.publisherReady());
     this.publisher.on("close", () => this.connectionLost("publisher"));
-    this.publisher.on("error", (error: Error) => this.log.debug("Redis publisher error", error.message));
+    this.publisher.on("error", (error: Error) => this.connectionError("publisher", error.message));
 
     this.subscriber = startSubscriber(
       this.config.subscriber,
@@ -153,6 +161,7 @@ export class RedisBus implements Bus {
 
   private publisherReady(): void {
     this.publisherUp = true;
+    this.outageLogged.publisher = false;
     const held = this.buffer;
     this.buffer = [];
     this.log.info(`Redis publisher connected${held.length ? `: sending ${held.length} buffered envelopes` : ""}${this.dropped ? `, ${this.dropped} were dropped` : ""}`);
@@ -170,17 +179,27 @@ export class RedisBus implements Bus {
     if (which === "publisher") this.publisherUp = false;
     else this.subscriberUp = false;
     if (wasUp) this.log.warn(`Redis ${which} disconnected: serving local clients, reconnecting`);
+    this.outageLogged[which] ||= wasUp;
+  }
+
+  /** One line per outage, whether Redis was never reached or went away. */
+  private connectionError(which: "publisher" | "subscriber", message: string): void {
+    this.log.debug(`Redis ${which} error`, message);
+    if (this.outageLogged[which]) return;
+    this.outageLogged[which] = true;
+    this.log.warn(`Redis ${which} cannot reach ${this.where}: ${message}; serving local clients, retrying with back-off`);
   }
 
   private subscriberReport(report: SubscriberReport): void {
     if (report.type === "messages") {
       for (const text of report.messages) this.receive(text);
     } else if (report.type === "error") {
-      this.log.debug("Redis subscriber error", report.message);
+      this.connectionError("subscriber", report.message);
     } else if (report.state === "down") {
       this.connectionLost("subscriber");
     } else {
       this.subscriberUp = true;
+      this.outageLogged.subscriber = false;
       this.log.info("Redis subscriber connected");
       // Whatever others said while we could not hear is lost: count them alive from now, and ask.
       const now = Date.now();

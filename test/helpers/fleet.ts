@@ -25,6 +25,8 @@ export interface FleetOptions {
   /** Extra app settings for the one test app. */
   app?: Record<string, unknown>;
   scaling?: Record<string, unknown>;
+  /** Resolve only once the node is subscribed (default); false for a Redis that is not there yet. */
+  waitForRedis?: boolean;
 }
 
 /** Starts a `reverb-uws start` process with scaling on; resolves once it hears Redis. */
@@ -55,7 +57,10 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
     })();
   }
   void child.exited.then(() => rmSync(dir, { recursive: true, force: true }));
-  await eventually(() => /Redis subscriber connected/.test(text) && /Starting server on/.test(text), `node start:\n${text}`, 10_000);
+  const ready = options.waitForRedis === false ? /Starting server on/ : /Redis subscriber connected[\s\S]*Starting server on|Starting server on[\s\S]*Redis subscriber connected/;
+  await eventually(() => ready.test(text), "node start", 10_000).catch((error: Error) => {
+    throw new Error(`${error.message}:\n${text}`);
+  });
   const port = Number(/Starting server on [^:]+:(\d+)/.exec(text)![1]);
   return {
     process: child,

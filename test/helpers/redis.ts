@@ -9,8 +9,8 @@ export class RedisServer {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(freePort());
+  static async start(port = freePort()): Promise<RedisServer> {
+    const server = new RedisServer(port);
     await server.resume();
     return server;
   }
