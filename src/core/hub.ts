@@ -5,9 +5,6 @@ import {
   PONG_FRAME,
   cacheMissFrame,
   connectionEstablishedFrame,
-  memberAddedFrame,
-  memberRemovedFrame,
-  presenceData,
   subscriptionSucceededFrame,
 } from "../protocol/frames.ts";
 import { parseChannelData, parseClientMessage, type ClientMessage } from "../protocol/messages.ts";
@@ -15,7 +12,7 @@ import { verifyChannelAuth } from "../protocol/signatures.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
-import type { Roster, RosterMember } from "./roster.ts";
+import { Presence } from "./presence.ts";
 import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
 
@@ -54,6 +51,7 @@ export class Hub implements BusSink {
   private readonly nodeId: string;
   private readonly log: Logger;
   private readonly clock: () => number;
+  private readonly presence: Presence;
   private publisher: Publisher | null = null;
 
   constructor(options: HubOptions) {
@@ -62,6 +60,7 @@ export class Hub implements BusSink {
     this.bus = options.bus ?? localBus;
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
+    this.presence = new Presence(this.apps, this.nodeId, this.bus, (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false));
   }
 
   /** The transport's topic publisher, known once it is listening. */
@@ -197,38 +196,20 @@ export class Hub implements BusSink {
 
   remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void {
     const app = this.apps.findById(appId);
-    if (app) this.memberJoined(app, channel, node, user, data, null);
+    if (app) this.presence.joined(app, channel, node, user, data, undefined);
   }
 
   remoteLeave(node: string, appId: string, channel: string, user: string): void {
     const app = this.apps.findById(appId);
-    if (app) this.memberLeft(app, channel, node, user);
+    if (app) this.presence.left(app, channel, node, user);
   }
 
-  /** Replaces what `node` held in every roster (null: it is gone), announcing the differences. */
-  replaceNode(node: string, presence: PresenceSnapshot | null): void {
-    const shares = new Map<string, PresenceSnapshot[number]["members"]>();
-    for (const share of presence ?? []) shares.set(`${share.a}\u0000${share.c}`, share.members);
-    for (const app of this.apps.all()) {
-      for (const share of presence ?? []) if (share.a === app.id) app.roster(share.c);
-      for (const [name, roster] of app.rosters) {
-        const { joined, left } = roster.replaceNode(node, shares.get(`${app.id}\u0000${name}`) ?? []);
-        for (const member of joined) this.announceJoin(app, name, member, null);
-        for (const member of left) this.announceLeave(app, name, member);
-        app.releaseRoster(name);
-      }
-    }
+  replaceNode(node: string, snapshot: PresenceSnapshot | null): void {
+    this.presence.replaceNode(node, snapshot);
   }
 
   presenceSnapshot(): PresenceSnapshot {
-    const snapshot: PresenceSnapshot = [];
-    for (const app of this.apps.all()) {
-      for (const [name, roster] of app.rosters) {
-        const members = roster.entriesOf(this.nodeId);
-        if (members.length > 0) snapshot.push({ a: app.id, c: name, members });
-      }
-    }
-    return snapshot;
+    return this.presence.snapshot();
   }
 
   connectionCounts(): Record<string, number> {
@@ -309,12 +290,10 @@ export class Hub implements BusSink {
       const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
       const channel = app.subscribe(connection, name, kind, data, userKey);
       connection.socket.subscribe(channel.topic);
-      if (userKey !== null) this.memberJoined(app, name, this.nodeId, userKey, data!, connection);
+      if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);
     }
 
-    const roster: Roster | undefined = kind.presence ? app.rosters.get(name) : undefined;
-    const succeeded = kind.presence ? presenceData(roster?.members.values() ?? []) : "{}";
-    this.send(connection, subscriptionSucceededFrame(name, succeeded));
+    this.send(connection, subscriptionSucceededFrame(name, kind.presence ? this.presence.succeededData(app, name) : "{}"));
     if (kind.cache) this.send(connection, app.cache.get(name, this.clock()) ?? cacheMissFrame(name));
   }
 
@@ -323,31 +302,7 @@ export class Hub implements BusSink {
     const left = app.unsubscribe(connection, name);
     if (!left) return;
     if (socketOpen) connection.socket.unsubscribe(left.channel.topic);
-    if (left.userKey !== null) this.memberLeft(app, name, this.nodeId, left.userKey);
-  }
-
-  /** One more socket of `user` on `node`; `member_added` when they were nowhere before. */
-  private memberJoined(app: AppState, channel: string, node: string, user: string, data: Record<string, unknown>, joiner: Connection | null): void {
-    const roster = app.roster(channel);
-    if (roster.add(node, user, data)) this.announceJoin(app, channel, roster.members.get(user)!, joiner);
-    if (node === this.nodeId) this.bus.join(app.id, channel, user, data);
-  }
-
-  /** One socket less; `member_removed` after the user's last socket anywhere. */
-  private memberLeft(app: AppState, channel: string, node: string, user: string): void {
-    const roster = app.rosters.get(channel);
-    const gone = roster?.remove(node, user);
-    if (gone) this.announceLeave(app, channel, gone);
-    app.releaseRoster(channel);
-    if (node === this.nodeId) this.bus.leave(app.id, channel, user);
-  }
-
-  private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | null): void {
-    this.fanOut(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner ?? undefined, false);
-  }
-
-  private announceLeave(app: AppState, channel: string, member: RosterMember): void {
-    this.fanOut(app, channel, memberRemovedFrame(channel, member.id), undefined, false);
+    if (left.userKey !== null) this.presence.left(app, name, this.nodeId, left.userKey);
   }
 
   /**

@@ -1,0 +1,77 @@
+import type { Bus, PresenceSnapshot } from "../bus/bus.ts";
+import { memberAddedFrame, memberRemovedFrame, presenceData } from "../protocol/frames.ts";
+import type { AppRegistry, AppState } from "./app-state.ts";
+import type { Connection } from "./connection.ts";
+import type { RosterMember } from "./roster.ts";
+
+/** Hands a member event to a channel's local subscribers, skipping `except` (the joiner). */
+export type Announce = (app: AppState, channel: string, frame: string, except: Connection | undefined) => void;
+
+/**
+ * Presence across the fleet: every node's sockets per user go into the app's rosters, local ones
+ * are told to the other nodes, and `member_added` / `member_removed` go out when a user appears
+ * anywhere for the first time or leaves from everywhere.
+ */
+export class Presence {
+  constructor(
+    private readonly apps: AppRegistry,
+    private readonly nodeId: string,
+    private readonly bus: Bus,
+    private readonly announce: Announce,
+  ) {}
+
+  /** The `subscription_succeeded` data of a presence channel: its fleet-wide members. */
+  succeededData(app: AppState, channel: string): string {
+    return presenceData(app.rosters.get(channel)?.members.values() ?? []);
+  }
+
+  /** One more socket of `user` on `node`. */
+  joined(app: AppState, channel: string, node: string, user: string, data: Record<string, unknown>, joiner: Connection | undefined): void {
+    const roster = app.roster(channel);
+    if (roster.add(node, user, data)) this.announceJoin(app, channel, roster.members.get(user)!, joiner);
+    if (node === this.nodeId) this.bus.join(app.id, channel, user, data);
+  }
+
+  /** One socket less of `user` on `node`. */
+  left(app: AppState, channel: string, node: string, user: string): void {
+    const gone = app.rosters.get(channel)?.remove(node, user);
+    if (gone) this.announceLeave(app, channel, gone);
+    app.releaseRoster(channel);
+    if (node === this.nodeId) this.bus.leave(app.id, channel, user);
+  }
+
+  /** Replaces what `node` held in every roster (null: it is gone), announcing the differences. */
+  replaceNode(node: string, snapshot: PresenceSnapshot | null): void {
+    const shares = new Map<string, PresenceSnapshot[number]["members"]>();
+    for (const share of snapshot ?? []) shares.set(`${share.a}\u0000${share.c}`, share.members);
+    for (const app of this.apps.all()) {
+      for (const share of snapshot ?? []) if (share.a === app.id) app.roster(share.c);
+      for (const [name, roster] of app.rosters) {
+        const { joined, left } = roster.replaceNode(node, shares.get(`${app.id}\u0000${name}`) ?? []);
+        for (const member of joined) this.announceJoin(app, name, member, undefined);
+        for (const member of left) this.announceLeave(app, name, member);
+        app.releaseRoster(name);
+      }
+    }
+  }
+
+  /** This node's share of every roster, for a resync. */
+  snapshot(): PresenceSnapshot {
+    const snapshot: PresenceSnapshot = [];
+    for (const app of this.apps.all()) {
+      for (const [name, roster] of app.rosters) {
+        const members = roster.entriesOf(this.nodeId);
+        if (members.length > 0) snapshot.push({ a: app.id, c: name, members });
+      }
+    }
+    return snapshot;
+  }
+
+  private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | undefined): void {
+    this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
+  }
+
+  private announceLeave(app: AppState, channel: string, member: RosterMember): void {
+    this.announce(app, channel, memberRemovedFrame(channel, member.id), undefined);
+  }
+}
