@@ -27,16 +27,16 @@ export function createMonitoring(options: MonitoringOptions) {
   const { hub, http, token, startedAt } = options;
   return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: Request, url: URL): Response {
     if (token === null) return httpError(404, "Not found.");
-    if (!safeEqual(presentedToken(request, url), token)) return httpError(401, "Monitoring token missing or wrong.");
-    switch (route) {
-      case "metrics":
-        return new Response(renderPrometheus(takeSnapshot(hub, startedAt), http), {
-          headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
-        });
-      case "dashboard":
-        return new Response(DASHBOARD_HTML, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" } });
-      case "dashboard_data":
-        return json(takeSnapshot(hub, startedAt));
+    // The page holds no data, so it loads with any token and explains a wrong one itself.
+    if (route === "dashboard") {
+      return new Response(DASHBOARD_HTML, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" } });
     }
+    if (!safeEqual(presentedToken(request, url), token)) return httpError(401, "Monitoring token missing or wrong.");
+    if (route === "metrics") {
+      return new Response(renderPrometheus(takeSnapshot(hub, startedAt), http), {
+        headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
+      });
+    }
+    return json(takeSnapshot(hub, startedAt));
   };
 }
