@@ -1,5 +1,6 @@
 import { defineCommand, runMain } from "citty";
 import { loadConfig, type LoadOptions } from "./config/load.ts";
+import { install } from "./install.ts";
 import { capacityReport, openFilesLimit } from "./lifecycle/open-files.ts";
 import { registerRunning, runtimeDir } from "./lifecycle/runtime-files.ts";
 import { createShutdown, onSignals } from "./lifecycle/shutdown.ts";
@@ -8,8 +9,8 @@ import { requestRestart } from "./restart.ts";
 import { startServer, type RunningServer } from "./server.ts";
 
 /** The configuration, or one line per problem on stderr and exit status 1. */
-async function configOrExit(configPath: string | undefined, overrides: LoadOptions["overrides"] = {}) {
-  const loaded = await loadConfig({ cwd: process.cwd(), env: process.env, configPath, overrides });
+async function configOrExit(configPath: string | undefined, overrides: LoadOptions["overrides"] = {}, tls?: LoadOptions["tls"]) {
+  const loaded = await loadConfig({ cwd: process.cwd(), env: process.env, configPath, overrides, tls });
   if (loaded.ok) return loaded;
   for (const error of loaded.errors) process.stderr.write(`Invalid configuration: ${error}\n`);
   process.exit(1);
@@ -21,18 +22,21 @@ const start = defineCommand({
     host: { type: "string", description: "Address to bind (REVERB_SERVER_HOST, default 0.0.0.0)" },
     port: { type: "string", description: "Port to listen on (REVERB_SERVER_PORT, default 8080)" },
     path: { type: "string", description: "Route prefix for every route (REVERB_SERVER_PATH)" },
-    hostname: { type: "string", description: "Public hostname shown in the banner (REVERB_HOST)" },
+    hostname: { type: "string", description: "Public hostname: shown in the banner; its Herd/Valet certificate is served if found (REVERB_HOST)" },
+    tls: {
+      type: "enum",
+      options: ["auto", "off"],
+      description: "auto: exit unless a Herd/Valet certificate for the hostname is found; off: never look for one",
+    },
     config: { type: "string", description: "A JSON or TS config file with an `apps` list" },
     debug: { type: "boolean", description: "Log every connection and frame" },
   },
   async run({ args }) {
-    const loaded = await configOrExit(args.config, {
-      host: args.host,
-      port: args.port,
-      path: args.path,
-      hostname: args.hostname,
-      debug: args.debug || undefined,
-    });
+    const loaded = await configOrExit(
+      args.config,
+      { host: args.host, port: args.port, path: args.path, hostname: args.hostname, debug: args.debug || undefined },
+      args.tls as LoadOptions["tls"],
+    );
     const { config } = loaded;
     const log = createLogger({ debug: config.server.debug });
     if (loaded.generatedApp) {
@@ -46,12 +50,16 @@ const start = defineCommand({
     try {
       server = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
     } catch (error) {
-      log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
+      // A certificate Bun cannot load fails here too, with only OpenSSL's words for it.
+      const { tls } = config.server;
+      const files = tls ? ` (TLS certificate ${tls.cert}, key ${tls.key})` : "";
+      log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}${files}`);
       process.exit(1);
     }
-    const { host, path, hostname } = config.server;
-    log.info(`Starting server on ${host}:${server.port}${path}${hostname ? ` (${hostname})` : ""}`);
-    for (const app of config.apps) log.info(`App ${app.app_id}: ws://${hostname ?? host}:${server.port}${path}/app/${app.key}`);
+    const { host, path, hostname, tls } = config.server;
+    log.info(`Starting ${tls ? "secure " : ""}server on ${host}:${server.port}${path}${hostname ? ` (${hostname})` : ""}`);
+    if (tls) log.info(`TLS certificate ${tls.cert}, key ${tls.key}`);
+    for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${hostname ?? host}:${server.port}${path}/app/${app.key}`);
     const capacity = capacityReport(config, openFilesLimit());
     for (const line of capacity.info) log.info(line);
     for (const line of capacity.warnings) log.warn(line);
@@ -79,7 +87,7 @@ const restart = defineCommand({
 
 const main = defineCommand({
   meta: { name: "reverb-uws", description: "A Pusher-protocol WebSocket server, drop-in for Laravel Reverb" },
-  subCommands: { start, restart },
+  subCommands: { start, restart, install },
 });
 
 void runMain(main);

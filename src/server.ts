@@ -13,7 +13,7 @@ import { serveWithBun } from "./transport/bun.ts";
 export interface RunningServer {
   readonly hub: Hub;
   readonly port: number;
-  /** `http://host:port` plus the route prefix. */
+  /** `http[s]://host:port` plus the route prefix. */
   readonly url: string;
   /**
    * Stops accepting, closes every connection with 4200 (pusher-js reconnects at once, to another
@@ -52,7 +52,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   const running: RunningServer = {
     hub,
     port: server.port!,
-    url: `http://${host}:${server.port}${config.server.path}`,
+    url: `${config.server.tls ? "https" : "http"}://${host}:${server.port}${config.server.path}`,
     async drain(reason, timeoutMs) {
       void server.stop(false);
       hub.closeAll(CloseCode.reconnectNow, reason);

@@ -73,12 +73,12 @@ describe("reverb-uws start", () => {
   });
 
   test("the banner names host, port, path and hostname", async () => {
-    const { port, output } = await startCli(["--host", "127.0.0.1", "--port", "0", "--path", "ws", "--hostname", "reverb.test"], {
+    const { port, output } = await startCli(["--host", "127.0.0.1", "--port", "0", "--path", "ws", "--hostname", "ws.example.com"], {
       REVERB_APP_ID: "1",
       REVERB_APP_KEY: "key",
       REVERB_APP_SECRET: "secret",
     });
-    expect(output.text).toContain(`Starting server on 127.0.0.1:${port}/ws (reverb.test)`);
+    expect(output.text).toContain(`Starting server on 127.0.0.1:${port}/ws (ws.example.com)`);
     expect((await fetch(`http://127.0.0.1:${port}/ws/up`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/up`)).status).toBe(404);
   });

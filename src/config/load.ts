@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { randomBytes, randomInt } from "node:crypto";
 import * as v from "valibot";
 import { ConfigSchema, type Config } from "./schema.ts";
 import { APP_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
+import { certificateDirectories, discoverTls, type TlsDiscovery } from "./tls.ts";
 
 export interface LoadOptions {
   cwd: string;
@@ -12,6 +14,8 @@ export interface LoadOptions {
   configPath?: string | undefined;
   /** CLI flags; they win over everything else. */
   overrides?: Record<string, unknown>;
+  /** `--tls`: whether to insist on, or skip, a Herd/Valet certificate for the hostname. */
+  tls?: TlsDiscovery | undefined;
 }
 
 export type LoadResult =
@@ -55,7 +59,7 @@ function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: str
   const path = v.getDotPath(issue) ?? "";
   const origin = origins.get(path);
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
-  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret/.test(path);
+  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase/.test(path);
   const received = shown ? ` (got ${issue.received})` : "";
   const message = issue.received === "undefined" ? "is required" : issue.message;
   return `${name}: ${message}${received}`;
@@ -64,7 +68,8 @@ function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: str
 /**
  * Builds the configuration: defaults, then the config file, then the environment (with `.env`
  * under it), then CLI flags. Apps come from the config file when it lists them, otherwise from
- * `REVERB_APP_*`; with neither, a development app is generated.
+ * `REVERB_APP_*`; with neither, a development app is generated. With no certificate configured,
+ * one Herd or Valet made for the hostname may be served (see tls.ts).
  */
 export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   const dotEnvPath = resolve(options.cwd, ".env");
@@ -89,6 +94,11 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   for (const [path, name] of Object.entries(SERVER_ENV)) {
     if (env[name] !== undefined && env[name] !== "") origins.set(`server.${path}`, name);
   }
+  // A certificate without its key (or the reverse) from the environment names the missing variable.
+  if (!isRecord(file.server) || file.server.tls === undefined) {
+    origins.set("server.tls.cert", SERVER_ENV["tls.cert"]);
+    origins.set("server.tls.key", SERVER_ENV["tls.key"]);
+  }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     server[key] = value;
@@ -111,5 +121,17 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   if (!result.success) {
     return { ok: false, errors: result.issues.map((issue) => describe(issue, origins, options.configPath)) };
   }
-  return { ok: true, config: result.output, generatedApp };
+  const config = result.output;
+  if (config.server.tls === null) {
+    const discovery = discoverTls({
+      hostname: config.server.hostname,
+      hostnameOrigin: origins.get("server.hostname") ?? "server.hostname",
+      hostnameFromFlag: options.overrides?.hostname !== undefined,
+      mode: options.tls,
+      directories: certificateDirectories(homedir(), process.platform),
+    });
+    if (!discovery.ok) return { ok: false, errors: [discovery.error] };
+    if (discovery.tls) config.server.tls = { ...discovery.tls, ca: null, passphrase: null };
+  }
+  return { ok: true, config, generatedApp };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as v from "valibot";
 
 /**
@@ -40,6 +41,22 @@ const boolean = v.pipe(
 
 const text = v.pipe(v.unknown(), v.transform(toScalar), v.string("must be a string"));
 const nonEmpty = v.pipe(text, v.minLength(1, "must not be empty"));
+
+/**
+ * A path to a file the server reads when it starts listening (relative paths: from the working
+ * directory). Checked here, so that an unreadable file is reported under the setting that names it.
+ */
+const readableFile = v.pipe(
+  nonEmpty,
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      readFileSync(dataset.value);
+    } catch (error) {
+      addIssue({ message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
+    }
+  }),
+);
 
 const stringList = v.pipe(
   v.unknown(),
@@ -108,6 +125,16 @@ const ScalingSchema = v.object({
   ),
 });
 
+/** Certificate files for serving wss:// and https:// directly (PEM). */
+const TlsSchema = v.object({
+  cert: readableFile,
+  key: readableFile,
+  /** Intermediate certificates, when `cert` holds only the site's own. */
+  ca: v.optional(v.nullable(readableFile), null),
+  /** For an encrypted `key`. */
+  passphrase: v.optional(v.nullable(text), null),
+});
+
 export const ServerConfigSchema = v.object({
   host: v.optional(nonEmpty, "0.0.0.0"),
   port: v.optional(integer(0, 65_535), 8080),
@@ -121,6 +148,8 @@ export const ServerConfigSchema = v.object({
     "",
   ),
   hostname: v.optional(v.nullable(text), null),
+  /** Without it, a Herd/Valet certificate for `hostname` may be used (see tls.ts). */
+  tls: v.optional(v.nullable(TlsSchema), null),
   /** Bytes of one HTTP request, headers included. */
   max_request_size: v.optional(integer(1), 10_000),
   debug: v.optional(boolean, false),
@@ -148,5 +177,6 @@ export const ConfigSchema = v.pipe(
 
 export type AppConfig = v.InferOutput<typeof AppConfigSchema>;
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
+export type TlsConfig = v.InferOutput<typeof TlsSchema>;
 export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;

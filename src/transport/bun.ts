@@ -87,6 +87,14 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     port: settings.port,
     // Oversized bodies are answered by Bun itself; ours (413 with a log line) covers the rest.
     maxRequestBodySize: Math.max(settings.max_request_size, 1024) * 2,
+    tls: settings.tls
+      ? {
+          cert: Bun.file(settings.tls.cert),
+          key: Bun.file(settings.tls.key),
+          ca: settings.tls.ca ? Bun.file(settings.tls.ca) : undefined,
+          passphrase: settings.tls.passphrase ?? undefined,
+        }
+      : undefined,
 
     fetch(request, server) {
       const url = new URL(request.url);
