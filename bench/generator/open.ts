@@ -1,0 +1,54 @@
+import { signChannel } from "../../src/protocol/signatures.ts";
+import type { ChannelPlan, OpenParams, OpenResult } from "../lib/protocol.ts";
+import type { Metrics } from "./metrics.ts";
+import { pool } from "./pool.ts";
+import { PusherSocket } from "./pusher-socket.ts";
+
+export function channelFor(plan: ChannelPlan, index: number): string {
+  return plan.groupSize === null ? plan.prefix : `${plan.prefix}${Math.floor(index / plan.groupSize)}`;
+}
+
+/** Presence members need a user id; a unique one per socket makes every join a real join. */
+function channelDataFor(channel: string, index: number): string | null {
+  return channel.startsWith("presence-") ? JSON.stringify({ user_id: index, user_info: { name: `user ${index}` } }) : null;
+}
+
+/** Opens `count` sockets (and subscribes each to its planned channel), appending them to `into`. */
+export async function openSockets(params: OpenParams, metrics: Metrics, into: PusherSocket[]): Promise<OpenResult> {
+  const { credentials, channel: plan } = params;
+  let failed = 0;
+  let firstError: string | null = null;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let lastEstablished = start;
+
+  await pool(params.count, params.concurrency, async (i) => {
+    const index = params.offset + i;
+    try {
+      const socket = await PusherSocket.open(params.wsUrl, metrics, params.timeoutMs);
+      lastEstablished = performance.now();
+      into.push(socket);
+      if (!plan) return;
+      const channel = channelFor(plan, index);
+      socket.channel = channel;
+      socket.channelData = channelDataFor(channel, index);
+      if (channel.startsWith("private-") || channel.startsWith("presence-")) {
+        socket.auth = signChannel(credentials.key, credentials.secret, socket.socketId, channel, socket.channelData);
+      }
+      await socket.subscribe(params.timeoutMs);
+    } catch (error) {
+      failed++;
+      firstError ??= (error as Error).message;
+    }
+  });
+
+  const used = process.cpuUsage(cpu);
+  return {
+    opened: params.count - failed,
+    failed,
+    firstError,
+    connectSeconds: (lastEstablished - start) / 1000,
+    totalSeconds: (performance.now() - start) / 1000,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  };
+}

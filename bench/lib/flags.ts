@@ -1,0 +1,142 @@
+import { parseArgs } from "node:util";
+import type { ScenarioName } from "../scenarios/types.ts";
+import type { TargetKind } from "./targets.ts";
+
+export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
+const TARGETS: readonly TargetKind[] = ["ours", "ceiling"];
+
+/** A generator process, like the server, cannot hold more than ~19.9k sockets (20k fds). */
+const SOCKETS_PER_PROCESS = 19_000;
+
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  targets: TargetKind[];
+  repeat: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Generator processes per scenario (receivers, chatters, HTTP clients). */
+  procs: number;
+  payloadBytes: number;
+  subscribers: number;
+  rate: number;
+  channels: number;
+  channelRate: number;
+  channelsPerRequest: number;
+  chatters: number;
+  chatGroup: number;
+  chatRate: number;
+  presence: number;
+  presenceGroup: number;
+  idle: number;
+  idleProcs: number;
+  httpClients: number;
+  outDir: string;
+  /** Directory for the servers' CPU profiles (bun --cpu-prof-md); null: no profiling. */
+  profileDir: string | null;
+}
+
+/** name → [default, help]; the README documents the same list. */
+const NUMBERS = {
+  repeat: [2, "runs per scenario and target, in ABBA order; tables show the median"],
+  warmup: [1, "seconds of load before the measured window"],
+  duration: [5, "seconds of the measured window (idle: of the hold)"],
+  procs: [2, "generator processes per scenario"],
+  payload: [100, "bytes of event data"],
+  subscribers: [5000, "fanout: subscribers of the one channel"],
+  rate: [20, "fanout: events/s through the HTTP API"],
+  channels: [2000, "channels: sockets, each on its own private channel"],
+  "channel-rate": [1000, "channels: triggers/s"],
+  "channels-per-request": [10, "channels: channels named by each trigger"],
+  chatters: [1000, "chatter: sockets"],
+  "chat-group": [4, "chatter: sockets per private channel"],
+  "chat-rate": [5, "chatter: client events/s per socket"],
+  presence: [400, "presence: members"],
+  "presence-group": [20, "presence: members per presence channel"],
+  idle: [19500, "idle: connections"],
+  "idle-procs": [3, "idle: generator processes"],
+  "http-clients": [4, "http: concurrent keep-alive clients"],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export const USAGE = `npm run bench -- [flags]
+
+  --${"scenario LIST".padEnd(22)}${SCENARIOS.join(",")} (default: all)
+  --${"target LIST".padEnd(22)}ours,ceiling (default: both)
+${Object.entries(NUMBERS)
+  .map(([name, [value, help]]) => `  --${name.padEnd(22)}${help} (default ${value})`)
+  .join("\n")}
+  --${"out DIR".padEnd(22)}where the JSON goes (default bench/results)
+  --${"profile DIR".padEnd(22)}write each server's CPU profile (markdown) there; slows the servers
+  --help`;
+
+function list<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
+  if (text === "all") return [...allowed];
+  const items = text.split(",").map((item) => item.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new Error(`unknown ${what} "${item}" (expected ${allowed.join(", ")})`);
+  }
+  return items as T[];
+}
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${text}"`);
+  return value;
+}
+
+export function parseFlags(argv: string[]): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: "string", default: "all" },
+      target: { type: "string", default: "ours,ceiling" },
+      out: { type: "string", default: "bench/results" },
+      profile: { type: "string" },
+      help: { type: "boolean", default: false },
+      ...Object.fromEntries(Object.keys(NUMBERS).map((name) => [name, { type: "string" as const }])),
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const raw = values as unknown as Record<string, string | undefined>;
+  const n = (name: keyof typeof NUMBERS) => positive(name, raw[name], NUMBERS[name][0]);
+  const int = (name: keyof typeof NUMBERS) => Math.round(n(name));
+
+  const options: BenchOptions = {
+    scenarios: list(values.scenario!, SCENARIOS, "scenario"),
+    targets: list(values.target!, TARGETS, "target"),
+    repeat: int("repeat"),
+    warmupMs: n("warmup") * 1000,
+    durationMs: n("duration") * 1000,
+    procs: int("procs"),
+    payloadBytes: int("payload"),
+    subscribers: int("subscribers"),
+    rate: n("rate"),
+    channels: int("channels"),
+    channelRate: n("channel-rate"),
+    channelsPerRequest: int("channels-per-request"),
+    chatters: int("chatters"),
+    chatGroup: Math.max(2, int("chat-group")),
+    chatRate: n("chat-rate"),
+    presence: int("presence"),
+    presenceGroup: int("presence-group"),
+    idle: int("idle"),
+    idleProcs: int("idle-procs"),
+    httpClients: int("http-clients"),
+    outDir: values.out!,
+    profileDir: values.profile ?? null,
+  };
+  for (const [what, sockets, procs] of [
+    ["--subscribers", options.subscribers, options.procs],
+    ["--channels", options.channels, options.procs],
+    ["--chatters", options.chatters, options.procs],
+    ["--presence", options.presence, options.procs],
+    ["--idle", options.idle, options.idleProcs],
+  ] as const) {
+    if (sockets / procs > SOCKETS_PER_PROCESS) {
+      throw new Error(`${what} ${sockets} over ${procs} generator(s) is more than ${SOCKETS_PER_PROCESS} sockets per process; add generators`);
+    }
+  }
+  if (options.idle > 19_900) throw new Error("--idle over 19,900: one server process cannot hold more sockets than its 20,000 fds");
+  return options;
+}

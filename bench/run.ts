@@ -1,0 +1,113 @@
+/**
+ * `npm run bench`: runs each scenario against our server and against the ceiling (bench/ceiling.ts),
+ * each on a fresh server process, prints markdown tables with ours/ceiling ratios and the issue's
+ * targets, and writes the same as JSON to bench/results/. Flags: see bench/README.md or --help.
+ */
+import { aggregate } from "./lib/aggregate.ts";
+import { Children } from "./lib/children.ts";
+import { withTimeout } from "./lib/clock.ts";
+import { USAGE, parseFlags, type BenchOptions } from "./lib/flags.ts";
+import { GeneratorHandle } from "./lib/generator-handle.ts";
+import { checkTargets, renderScenario, renderTargets, type RunOutcome, type ScenarioOutcome } from "./lib/report.ts";
+import { commit, machine, writeResults } from "./lib/results.ts";
+import { startTarget, type TargetKind } from "./lib/targets.ts";
+import { SCENARIO_TABLE } from "./scenarios/index.ts";
+import type { Scenario } from "./scenarios/types.ts";
+
+/** Set-up (connecting thousands of sockets) plus load plus slack; past this a run is a failure. */
+const RUN_SLACK_MS = 90_000;
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptions, children: Children): Promise<RunOutcome> {
+  const target = await startTarget(kind, children, options.profileDir);
+  const generators: GeneratorHandle[] = [];
+  try {
+    const run = scenario.run({
+      target,
+      options,
+      generator: (name) => {
+        const handle = new GeneratorHandle(`${kind}/${name}`, children);
+        generators.push(handle);
+        return handle;
+      },
+    });
+    return await withTimeout(run, options.warmupMs + options.durationMs + RUN_SLACK_MS, `${scenario.name} against ${kind}`);
+  } catch (error) {
+    const message = (error as Error).message;
+    log(`${scenario.name}/${kind} failed: ${message}\n${target.tail()}`);
+    return { error: message };
+  } finally {
+    // The server first: its sockets close from its side, so the clients' ports are not left in TIME_WAIT.
+    await target.stop();
+    await Promise.all(generators.map((generator) => children.stop(generator.process)));
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseFlags(process.argv.slice(2));
+  if (parsed === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const options = parsed;
+  const children = new Children();
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: killing every child process`);
+    children.killAllNow();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  // A run that failed or timed out can leave a load call pending; it rejects once its generator
+  // is stopped. That is expected, not a reason to abandon the remaining scenarios.
+  process.on("unhandledRejection", (reason) => log(`late failure ignored: ${(reason as Error)?.message ?? reason}`));
+
+  const startedAt = new Date();
+  const host = machine();
+  const header = `Run ${startedAt.toISOString()} — commit ${commit()}, ${host.nproc} cores, ${host.memoryGiB} GiB, bun ${host.bun}, load average at start ${host.loadAverage.join(" ")}`;
+  log(header);
+  const outcomes: ScenarioOutcome[] = [];
+  try {
+    for (const [index, name] of options.scenarios.entries()) {
+      const scenario = SCENARIO_TABLE[name];
+      const description = scenario.describe(options);
+      const repetitions: ScenarioOutcome["repetitions"] = {};
+      for (let round = 0; round < options.repeat; round++) {
+        // ABBA: who goes first alternates, so drift and a neighbour's load on this shared box
+        // do not always land on the same side.
+        const order = (index + round) % 2 === 0 ? options.targets : [...options.targets].reverse();
+        for (const kind of order) {
+          log(`${scenario.title} against ${kind} (run ${round + 1}/${options.repeat}): ${description}`);
+          const began = performance.now();
+          (repetitions[kind] ??= []).push(await runOnce(scenario, kind, options, children));
+          log(`  done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        }
+      }
+      const runs: ScenarioOutcome["runs"] = {};
+      for (const kind of options.targets) runs[kind] = aggregate(repetitions[kind] ?? []);
+      outcomes.push({ name, title: scenario.title, description, runs, repetitions });
+    }
+  } finally {
+    await children.stopAll();
+  }
+
+  const checks = checkTargets(outcomes);
+  console.log(`${header}, at end ${machine().loadAverage.join(" ")}\n`);
+  console.log(outcomes.map((outcome) => renderScenario(outcome, checks)).join("\n\n"));
+  console.log(`\n${renderTargets(checks)}`);
+  const path = writeResults(options, outcomes, checks, startedAt, host);
+  log(`results written to ${path} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
+  const failedRuns = outcomes.some((outcome) =>
+    Object.values(outcome.repetitions).some((runs) => runs?.some((run) => "error" in run)),
+  );
+  return failedRuns ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    log(error.stack ?? error.message);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,35 @@
+import type { BenchOptions } from "../lib/flags.ts";
+import type { GeneratorHandle } from "../lib/generator-handle.ts";
+import type { Target } from "../lib/targets.ts";
+
+export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http";
+
+/** One measured number. `better` says which way is good; null for context-only numbers. */
+export interface Metric {
+  key: string;
+  label: string;
+  unit: string;
+  value: number;
+  better: "higher" | "lower" | null;
+}
+
+export interface RunResult {
+  metrics: Metric[];
+  /** Anything that qualifies the numbers: failures, closed sockets, saturated generators. */
+  notes: string[];
+}
+
+export interface ScenarioContext {
+  target: Target;
+  options: BenchOptions;
+  /** Spawns a generator that is stopped when this run ends, however it ends. */
+  generator(name: string): GeneratorHandle;
+}
+
+export interface Scenario {
+  name: ScenarioName;
+  title: string;
+  /** What the load is, in one line, for the table heading. */
+  describe(options: BenchOptions): string;
+  run(context: ScenarioContext): Promise<RunResult>;
+}
