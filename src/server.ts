@@ -39,8 +39,8 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   const { scaling } = config.server;
   const bus = scaling.enabled ? new RedisBus(scaling, log, () => hooks.onRestart?.()) : localBus;
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
-  const handleApi = createApi({ hub, log, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
   const http = new HttpCounters();
+  const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
   const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now() });
   const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));

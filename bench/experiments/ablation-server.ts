@@ -69,7 +69,7 @@ function signedCeilingHandler(hub: Hub, server: () => Server<unknown>, lean: boo
     const nowMs = Date.now();
     const problem = lean
       ? leanSignatureProblem(app, request.method, [url.pathname], url.search, body, nowMs)
-      : signatureProblem(app, { method: request.method, paths: [url.pathname], params: url.searchParams, body, nowMs });
+      : signatureProblem(app, { method: request.method, paths: [url.pathname], search: url.search, body, nowMs });
     if (problem) return new Response(problem, { status: 401 });
     return publishBody(server(), JSON.parse(decoder.decode(body)) as EventBody);
   };
@@ -126,7 +126,7 @@ const variants: Record<string, () => number> = {
   },
   "api-bare": () => {
     const hub = newHub();
-    const server = bare(createApi({ hub, log, prefix: "", maxRequestSize: config.server.max_request_size }));
+    const server = bare(createApi({ hub, log, http: new HttpCounters(), prefix: "", maxRequestSize: config.server.max_request_size }));
     hub.attach(server);
     return server.port!;
   },

@@ -5,7 +5,8 @@ import type { Hub } from "../core/hub.ts";
 import { channelKind } from "../protocol/channels.ts";
 import { batchEventFrame, serverEventFrame } from "../protocol/frames.ts";
 import type { Logger } from "../log.ts";
-import { BatchBody, EventBody, errorBag } from "./bodies.ts";
+import type { HttpCounters } from "../metrics/http-counters.ts";
+import { BatchBody, EventBody, errorBag, type BatchBodyOutput } from "./bodies.ts";
 import { httpError, json } from "./responses.ts";
 import type { Route } from "./routes.ts";
 import { signatureProblem } from "./verify-signature.ts";
@@ -18,21 +19,24 @@ export interface ApiOptions {
   /** The configured route prefix; signatures may cover the path with or without it. */
   prefix: string;
   maxRequestSize: number;
+  http: HttpCounters;
   clock?: () => number;
 }
 
 const EMPTY_OBJECT = "{}";
+const UTF8 = new TextDecoder();
 
 /**
  * The signed HTTP API under `/apps/{id}`. It validates once and hands each event to the hub as
  * one serialized frame per channel; it never walks sockets.
  */
 export function createApi(options: ApiOptions) {
-  const { hub, log, prefix, maxRequestSize } = options;
+  const { hub, log, prefix, maxRequestSize, http } = options;
   const clock = options.clock ?? Date.now;
 
-  function reject(request: Request, url: URL, status: number, error: string, detail = error): Response {
+  function reject(route: ApiRoute, request: Request, url: URL, status: number, error: string, detail = error): Response {
     log.warn(`HTTP ${status} ${request.method} ${url.pathname}: ${detail}`);
+    http.record(route.name, status);
     return httpError(status, error);
   }
 
@@ -55,7 +59,24 @@ export function createApi(options: ApiOptions) {
     return channels.map((channel) => channelInfo(app, channel, info, stats, now));
   }
 
-  async function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Promise<Response> {
+  async function eventsInfo(app: AppState, channels: string[], info: string): Promise<Response> {
+    const infos = await channelInfos(app, channels, parseInfo(info));
+    return json({ channels: Object.fromEntries(channels.map((channel, index) => [channel, infos[index]])) });
+  }
+
+  async function batchInfo(app: AppState, batch: BatchBodyOutput["batch"]): Promise<Response> {
+    const stats = await hub.stats(app, batch.map((item) => item.channel), null);
+    const now = clock();
+    return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats, now))) });
+  }
+
+  async function channelsInfo(app: AppState, url: URL): Promise<Response> {
+    const stats = await hub.stats(app, null, url.searchParams.get("filter_by_prefix"));
+    return json({ channels: occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock()) });
+  }
+
+  /** Triggering answers at once; only routes that need the fleet's numbers wait for them. */
+  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Response | Promise<Response> {
     switch (route.name) {
       case "events": {
         const parsed = v.safeParse(EventBody, body);
@@ -63,9 +84,7 @@ export function createApi(options: ApiOptions) {
         const event = parsed.output;
         const channels = [...new Set(event.channels ?? [event.channel!])];
         trigger(app, channels, (channel) => serverEventFrame(event.name, event.data, channel), event.socket_id);
-        if (event.info === undefined) return json({});
-        const infos = await channelInfos(app, channels, parseInfo(event.info));
-        return json({ channels: Object.fromEntries(channels.map((channel, index) => [channel, infos[index]])) });
+        return event.info === undefined ? json({}) : eventsInfo(app, channels, event.info);
       }
       case "batch_events": {
         const parsed = v.safeParse(BatchBody, body);
@@ -74,20 +93,15 @@ export function createApi(options: ApiOptions) {
         for (const item of batch) {
           trigger(app, [item.channel], (channel) => batchEventFrame(item.name, channel, item.data), item.socket_id);
         }
-        if (batch.every((item) => item.info === undefined)) return json({ batch: {} });
-        const stats = await hub.stats(app, batch.map((item) => item.channel), null);
-        const now = clock();
-        return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats, now))) });
+        return batch.every((item) => item.info === undefined) ? json({ batch: {} }) : batchInfo(app, batch);
       }
       case "connections":
-        return json({ connections: (await hub.stats(app, [], null)).connections });
-      case "channels": {
-        const stats = await hub.stats(app, null, url.searchParams.get("filter_by_prefix"));
-        return json({ channels: occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock()) });
-      }
+        return hub.stats(app, [], null).then((stats) => json({ connections: stats.connections }));
+      case "channels":
+        return channelsInfo(app, url);
       case "channel": {
         const info = new Set([...parseInfo(url.searchParams.get("info")), "occupied"]);
-        return json((await channelInfos(app, [route.channel], info))[0]);
+        return channelInfos(app, [route.channel], info).then(([attributes]) => json(attributes));
       }
       case "channel_users": {
         if (!channelKind(route.channel).presence) return new Response(EMPTY_OBJECT, { status: 400, headers: { "Content-Type": "application/json" } });
@@ -103,31 +117,33 @@ export function createApi(options: ApiOptions) {
     }
   }
 
+  /** One async step per request (reading the body); every answer is counted here or in `reject`. */
   return async function handleApi(route: ApiRoute, request: Request, url: URL): Promise<Response> {
     const app = hub.apps.findById(route.appId);
-    if (!app) return reject(request, url, 404, `No matching application for ID [${route.appId}].`);
+    if (!app) return reject(route, request, url, 404, `No matching application for ID [${route.appId}].`);
 
-    const body = new Uint8Array(await request.arrayBuffer());
-    if (body.length > maxRequestSize) return reject(request, url, 413, "Payload too large.");
+    const body = await request.bytes();
+    if (body.length > maxRequestSize) return reject(route, request, url, 413, "Payload too large.");
 
-    const unprefixed = url.pathname.slice(prefix.length);
     const problem = signatureProblem(app, {
       method: request.method,
-      paths: prefix === "" ? [url.pathname] : [unprefixed, url.pathname],
-      params: url.searchParams,
+      paths: prefix === "" ? [url.pathname] : [url.pathname.slice(prefix.length), url.pathname],
+      search: url.search,
       body,
       nowMs: clock(),
     });
-    if (problem) return reject(request, url, 401, "Authentication signature invalid.", problem);
+    if (problem) return reject(route, request, url, 401, "Authentication signature invalid.", problem);
 
     let parsedBody: unknown = undefined;
     if (request.method === "POST") {
-      const parsed = readJson(new TextDecoder().decode(body));
-      if (!parsed.ok) return reject(request, url, 400, "Request body is not valid JSON.");
+      const parsed = readJson(UTF8.decode(body));
+      if (!parsed.ok) return reject(route, request, url, 400, "Request body is not valid JSON.");
       parsedBody = parsed.value;
     }
-    const response = await handlers(route, app, url, parsedBody);
+    const answer = handlers(route, app, url, parsedBody);
+    const response = answer instanceof Response ? answer : await answer;
     if (response.status === 422) log.warn(`HTTP 422 ${request.method} ${url.pathname}: validation failed`);
+    http.record(route.name, response.status);
     return response;
   };
 }

@@ -1,5 +1,5 @@
 import type { AppState } from "../core/app-state.ts";
-import { apiStringToSign, hmacSha256Hex, md5Hex, safeEqual } from "../protocol/signatures.ts";
+import { apiStringToSign, hmacSha256Hex, md5Hex, parseQuery, safeEqual } from "../protocol/signatures.ts";
 
 /** Pusher's window for `auth_timestamp`, in seconds either side of now. */
 const TIMESTAMP_WINDOW = 600;
@@ -8,24 +8,28 @@ export interface SignedRequest {
   method: string;
   /** The path as requested, and the same path without the configured prefix. */
   paths: readonly string[];
-  params: URLSearchParams;
+  /** The raw query string, `?` included or not. */
+  search: string;
   body: Uint8Array;
   nowMs: number;
 }
 
 /** Null when the request is signed by `app`, otherwise why not (for the log, not the client). */
 export function signatureProblem(app: AppState, request: SignedRequest): string | null {
-  const { params } = request;
-  const signature = params.get("auth_signature");
+  const params = parseQuery(request.search);
+  if (params === null) return "the query string is not valid form encoding";
+  // The first value of a repeated parameter counts, as URLSearchParams.get would have it.
+  const first = (name: string) => params.find((pair) => pair[0] === name)?.[1] ?? null;
+  const signature = first("auth_signature");
   if (!signature) return "auth_signature is missing";
-  if (params.get("auth_key") !== app.key) return "auth_key is not the app key";
-  if (params.get("auth_version") !== "1.0") return "auth_version must be 1.0";
-  const timestamp = Number(params.get("auth_timestamp"));
+  if (first("auth_key") !== app.key) return "auth_key is not the app key";
+  if (first("auth_version") !== "1.0") return "auth_version must be 1.0";
+  const timestamp = Number(first("auth_timestamp") ?? Number.NaN);
   if (!Number.isFinite(timestamp) || Math.abs(request.nowMs / 1000 - timestamp) > TIMESTAMP_WINDOW) {
     return "auth_timestamp is missing or more than 600 s from now";
   }
   const bodyMd5 = request.body.length > 0 ? md5Hex(request.body) : null;
-  const given = params.get("body_md5");
+  const given = first("body_md5");
   if (given !== null && bodyMd5 !== null && given !== bodyMd5) return "body_md5 does not match the body";
   // pusher-http-php signs the path without the server prefix; other clients sign what they request.
   for (const path of request.paths) {

@@ -44,22 +44,49 @@ export function verifyChannelAuth(
 /** Query parameters that are never part of the signed string. */
 const UNSIGNED_PARAMS = new Set(["auth_signature", "body_md5", "appId", "appKey", "channelName"]);
 
+function byKey(a: readonly [string, string], b: readonly [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
 /**
  * The HTTP API string to sign: `METHOD\nPATH\nsorted query`, with `body_md5` of the raw body when
- * there is one, keys sorted byte-wise, pairs joined unencoded.
+ * there is one, keys sorted byte-wise (stable, so repeated keys keep their order and are joined
+ * with `,`), pairs joined unencoded.
  */
-export function apiStringToSign(method: string, path: string, params: URLSearchParams, bodyMd5: string | null): string {
-  const entries = new Map<string, string[]>();
-  for (const [key, value] of params) {
-    if (UNSIGNED_PARAMS.has(key)) continue;
-    const list = entries.get(key);
-    if (list) list.push(value);
-    else entries.set(key, [value]);
+export function apiStringToSign(method: string, path: string, params: Iterable<readonly [string, string]>, bodyMd5: string | null): string {
+  const signed: Array<readonly [string, string]> = [];
+  for (const pair of params) if (!UNSIGNED_PARAMS.has(pair[0])) signed.push(pair);
+  if (bodyMd5 !== null) signed.push(["body_md5", bodyMd5]);
+  signed.sort(byKey);
+  let query = "";
+  for (let i = 0; i < signed.length; i++) {
+    const [key, value] = signed[i]!;
+    if (i > 0 && signed[i - 1]![0] === key) query += `,${value}`;
+    else query += `${i === 0 ? "" : "&"}${key}=${value}`;
   }
-  if (bodyMd5 !== null) entries.set("body_md5", [bodyMd5]);
-  const query = [...entries.keys()]
-    .sort()
-    .map((key) => `${key}=${entries.get(key)!.join(",")}`)
-    .join("&");
   return `${method}\n${path}\n${query}`;
+}
+
+function formDecode(text: string): string {
+  return text.includes("%") || text.includes("+") ? decodeURIComponent(text.replaceAll("+", " ")) : text;
+}
+
+/**
+ * Query pairs as form decoding gives them. SDKs send plain `[A-Za-z0-9_.]` values, so most
+ * requests are split without any decoding; null for a malformed escape.
+ */
+export function parseQuery(search: string): Array<[string, string]> | null {
+  const pairs: Array<[string, string]> = [];
+  const query = search.startsWith("?") ? search.slice(1) : search;
+  if (query === "") return pairs;
+  try {
+    for (const part of query.split("&")) {
+      if (part === "") continue;
+      const eq = part.indexOf("=");
+      pairs.push(eq === -1 ? [formDecode(part), ""] : [formDecode(part.slice(0, eq)), formDecode(part.slice(eq + 1))]);
+    }
+  } catch {
+    return null;
+  }
+  return pairs;
 }

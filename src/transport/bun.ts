@@ -58,7 +58,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
       case "dashboard_data":
         return handleMonitoring(route.name, request, url);
     }
-    if (declaredRequestSize(request, url.pathname.length + url.search.length) > settings.max_request_size) {
+    if (declaredRequestSize(request, url) > settings.max_request_size) {
       log.warn(`HTTP 413 ${request.method} ${url.pathname}: request over ${settings.max_request_size} bytes`);
       return httpError(413, "Payload too large.");
     }
@@ -105,14 +105,9 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
         http.record(name, 101);
         return undefined;
       }
-      if (response instanceof Response) {
-        http.record(name, response.status);
-        return response;
-      }
-      return response.then((answered) => {
-        http.record(name, answered.status);
-        return answered;
-      });
+      // The API counts its own answers: no promise chained per request here.
+      if (response instanceof Response) http.record(name, response.status);
+      return response;
     },
 
     websocket: {
