@@ -14,7 +14,7 @@ import { Hub } from "../../src/core/hub.ts";
 import { createApi } from "../../src/http/api.ts";
 import { HttpCounters } from "../../src/metrics/http-counters.ts";
 import { EventBody } from "../../src/http/bodies.ts";
-import { declaredRequestSize, json } from "../../src/http/responses.ts";
+import { json } from "../../src/http/responses.ts";
 import { matchRoute } from "../../src/http/routes.ts";
 import { signatureProblem } from "../../src/http/verify-signature.ts";
 import { createLogger } from "../../src/log.ts";
@@ -55,7 +55,6 @@ const ours = async () => {
   const request = fresh();
   const url = new URL(request.url);
   const route = matchRoute(url.pathname, "") as ApiRoute;
-  declaredRequestSize(request, url);
   const response = await handleApi(route, request, url);
   if (response.status !== 200) throw new Error(`handler answered ${response.status}: ${await response.text()}`);
   return response;
@@ -65,10 +64,6 @@ const body = new TextEncoder().encode(bodyText);
 const parsed = JSON.parse(bodyText) as unknown;
 const steps: Array<[string, () => unknown]> = [
   ["fresh Request + new URL (both pay this)", () => new URL(fresh().url)],
-  ["+ declaredRequestSize", () => {
-    const request = fresh();
-    return declaredRequestSize(request, new URL(request.url));
-  }],
   ["fresh URL + searchParams parse + signatureProblem", () => {
     const url = new URL(href);
     return signatureProblem(app, { method: "POST", paths: [url.pathname], search: url.search, body, nowMs: Date.now() });

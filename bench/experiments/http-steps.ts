@@ -8,7 +8,7 @@ import * as v from "valibot";
 import { AppConfigSchema } from "../../src/config/schema.ts";
 import { AppState } from "../../src/core/app-state.ts";
 import { EventBody } from "../../src/http/bodies.ts";
-import { json, declaredRequestSize } from "../../src/http/responses.ts";
+import { json } from "../../src/http/responses.ts";
 import { matchRoute } from "../../src/http/routes.ts";
 import { signatureProblem } from "../../src/http/verify-signature.ts";
 import { serverEventFrame } from "../../src/protocol/frames.ts";
@@ -34,7 +34,6 @@ const hmacKey = new Bun.CryptoHasher("sha256", "s");
 const rows: Array<[string, () => unknown]> = [
   ["new URL(request.url)", () => new URL(href)],
   ["matchRoute", () => matchRoute(url.pathname, "")],
-  ["declaredRequestSize", () => declaredRequestSize(request, url)],
   ["signatureProblem (whole)", () => signatureProblem(app, { method: "POST", paths: [url.pathname], search: url.search, body, nowMs: Date.now() })],
   ["  md5Hex(body) via node:crypto createHash", () => md5Hex(body)],
   ["  apiStringToSign (Map + sort + join)", () => apiStringToSign("POST", url.pathname, url.searchParams, bodyMd5)],

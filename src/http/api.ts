@@ -82,7 +82,8 @@ export function createApi(options: ApiOptions) {
         const parsed = v.safeParse(EventBody, body);
         if (!parsed.success) return json(errorBag(parsed.issues), 422);
         const event = parsed.output;
-        const channels = [...new Set(event.channels ?? [event.channel!])];
+        const named = event.channels ?? [event.channel!];
+        const channels = named.length === 1 ? named : [...new Set(named)];
         trigger(app, channels, (channel) => serverEventFrame(event.name, event.data, channel), event.socket_id);
         return event.info === undefined ? json({}) : eventsInfo(app, channels, event.info);
       }
@@ -122,8 +123,11 @@ export function createApi(options: ApiOptions) {
     const app = hub.apps.findById(route.appId);
     if (!app) return reject(route, request, url, 404, `No matching application for ID [${route.appId}].`);
 
+    // Headers are not counted: reading them makes Bun build a Headers object, the costliest step here.
     const body = await request.bytes();
-    if (body.length > maxRequestSize) return reject(route, request, url, 413, "Payload too large.");
+    if (url.pathname.length + url.search.length + body.length > maxRequestSize) {
+      return reject(route, request, url, 413, "Payload too large.");
+    }
 
     const problem = signatureProblem(app, {
       method: request.method,

@@ -8,11 +8,3 @@ export function json(body: unknown, status = 200, headers?: Record<string, strin
 export function httpError(status: number, error: string, headers?: Record<string, string>): Response {
   return json({ error }, status, headers);
 }
-
-/**
- * The request's URL plus its declared body: what `max_request_size` caps. Headers are left to
- * Bun's own limit; walking them cost more than the rest of an API call's bookkeeping.
- */
-export function declaredRequestSize(request: Request, url: URL): number {
-  return url.pathname.length + url.search.length + Number(request.headers.get("content-length") ?? 0);
-}

@@ -29,6 +29,7 @@ export const ROUTE_METHODS: Record<Route["name"], "GET" | "POST"> = {
 };
 
 function decode(segment: string): string | null {
+  if (!segment.includes("%")) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {
