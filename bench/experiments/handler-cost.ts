@@ -20,7 +20,6 @@ import { signatureProblem } from "../../src/http/verify-signature.ts";
 import { createLogger } from "../../src/log.ts";
 import { signedEventUrl } from "../generator/signed-api.ts";
 import { CREDENTIALS } from "../lib/targets.ts";
-import { leanSignatureProblem } from "./lean-signature.ts";
 import { costPerCall, row } from "./timing.ts";
 
 // Derived, not imported: src/ is being edited while this exists, and the type moves.
@@ -69,12 +68,6 @@ const steps: Array<[string, () => unknown]> = [
     return signatureProblem(app, { method: "POST", paths: [url.pathname], search: url.search, body, nowMs: Date.now() });
   }],
   ["  of which fresh URL + searchParams parse", () => new URL(href).searchParams.get("auth_key")],
-  ["fresh URL + proposed leanSignatureProblem", () => {
-    const url = new URL(href);
-    const problem = leanSignatureProblem(app, "POST", [url.pathname], url.search, body, Date.now());
-    if (problem) throw new Error(problem);
-    return problem;
-  }],
   ["valibot safeParse(EventBody)", () => v.safeParse(EventBody, parsed)],
   ["json({}) response", () => json({})],
 ];

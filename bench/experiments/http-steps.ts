@@ -17,7 +17,7 @@ import { signedEventUrl } from "../generator/signed-api.ts";
 import { nsPerCall, row } from "./timing.ts";
 
 const credentials = { appId: "1", key: "k", secret: "s" };
-const app = new AppState(v.parse(AppConfigSchema, { app_id: "1", key: "k", secret: "s" }));
+const app = new AppState(v.parse(AppConfigSchema, { app_id: "1", key: "k", secret: "s" }), false);
 const bodyText = JSON.stringify({ name: "bench-event", data: `T~1795620848748.029~${"x".repeat(80)}`, channels: ["bench-http"] });
 const body = new TextEncoder().encode(bodyText);
 const href = signedEventUrl("http://127.0.0.1:8080", credentials, bodyText);

@@ -2,7 +2,7 @@ import type { AppConfig } from "../config/schema.ts";
 import type { ChannelKind } from "../protocol/channels.ts";
 import { compileOriginCheck, type OriginCheck } from "../protocol/origins.ts";
 import { CacheStore } from "./cache-store.ts";
-import { Channel, topicFor } from "./channel.ts";
+import { Channel } from "./channel.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import { Roster } from "./roster.ts";
 
@@ -30,7 +30,11 @@ export class AppState {
   /** Presence user → their sockets, with how many presence channels each has them in. */
   private readonly userSockets = new Map<string, Map<Connection, number>>();
 
-  constructor(readonly config: AppConfig) {
+  /** Scopes transport topics to this app; empty when the server has no other app to keep apart. */
+  private readonly topicPrefix: string;
+
+  constructor(readonly config: AppConfig, scopeTopics: boolean) {
+    this.topicPrefix = scopeTopics ? `${config.app_id}\u0000` : "";
     this.id = config.app_id;
     this.key = config.key;
     this.secret = config.secret;
@@ -38,26 +42,34 @@ export class AppState {
     this.originAllowed = compileOriginCheck(config.allowed_origins);
   }
 
+  /**
+   * With one app the topic is the channel name itself, shared rather than a second string per
+   * channel; uWS refuses an empty topic, so Reverb's empty channel name gets a stand-in.
+   */
+  private topicFor(name: string): string {
+    if (this.topicPrefix !== "") return this.topicPrefix + name;
+    return name === "" ? "\u0000" : name;
+  }
+
   /** Records a new subscription on this node. */
   subscribe(connection: Connection, name: string, kind: ChannelKind, data: Record<string, unknown> | null, userKey: string | null): Channel {
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = new Channel(name, kind, topicFor(this.id, name));
+      channel = new Channel(name, kind, this.topicFor(name));
       this.channels.set(name, channel);
     }
     channel.subscribers++;
-    if (connection.subscriptions.size === 0) this.subscribedConnections++;
-    connection.subscriptions.set(name, { channel, data, userKey });
+    if (connection.subscriptionCount === 0) this.subscribedConnections++;
+    connection.addSubscription(data === null && userKey === null ? channel : { channel, data, userKey });
     if (userKey !== null) this.addUserSocket(userKey, connection);
     return channel;
   }
 
   /** Forgets a subscription on this node; returns what it was, or null if there was none. */
   unsubscribe(connection: Connection, name: string): Subscription | null {
-    const subscription = connection.subscriptions.get(name);
+    const subscription = connection.removeSubscription(name);
     if (!subscription) return null;
-    connection.subscriptions.delete(name);
-    if (connection.subscriptions.size === 0) this.subscribedConnections--;
+    if (connection.subscriptionCount === 0) this.subscribedConnections--;
     if (--subscription.channel.subscribers === 0) this.channels.delete(name);
     if (subscription.userKey !== null) this.removeUserSocket(subscription.userKey, connection);
     return subscription;
@@ -101,7 +113,7 @@ export class AppRegistry {
 
   constructor(configs: readonly AppConfig[]) {
     for (const config of configs) {
-      const app = new AppState(config);
+      const app = new AppState(config, configs.length > 1);
       this.byKey.set(app.key, app);
       this.byId.set(app.id, app);
     }

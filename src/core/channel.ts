@@ -1,7 +1,8 @@
 import type { ChannelKind } from "../protocol/channels.ts";
+import type { Subscription } from "./connection.ts";
 
 /** A channel with at least one local subscriber. */
-export class Channel {
+export class Channel implements Subscription {
   subscribers = 0;
 
   constructor(
@@ -10,8 +11,17 @@ export class Channel {
     /** The transport topic: scoped by app so apps never see each other's traffic. */
     readonly topic: string,
   ) {}
-}
 
-export function topicFor(appId: string, channel: string): string {
-  return `${appId}\u0000${channel}`;
+  // A subscription without channel_data is the channel itself: no object per subscriber.
+  get channel(): Channel {
+    return this;
+  }
+
+  get data(): null {
+    return null;
+  }
+
+  get userKey(): null {
+    return null;
+  }
 }

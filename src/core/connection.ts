@@ -13,7 +13,12 @@ export interface Subscription {
 /** One client socket. Lives in `ws.data`; the transport sets `socket` when the upgrade completes. */
 export class Connection {
   socket!: Socket;
-  readonly subscriptions = new Map<string, Subscription>();
+  /**
+   * Most clients hold one to three channels: the first subscription is kept inline and a map is
+   * made only for more (an empty Map costs more than the rest of this object).
+   */
+  private first: Subscription | null = null;
+  private more: Map<string, Subscription> | null = null;
   /** Milliseconds; any inbound frame, WS control frames included, moves it. */
   lastSeen: number;
   /** When the server pinged and is waiting for any answer; 0 when not waiting. */
@@ -30,6 +35,32 @@ export class Connection {
     now: number,
   ) {
     this.lastSeen = now;
+  }
+
+  subscription(channel: string): Subscription | undefined {
+    return this.first?.channel.name === channel ? this.first : this.more?.get(channel);
+  }
+
+  get subscriptionCount(): number {
+    return (this.first === null ? 0 : 1) + (this.more?.size ?? 0);
+  }
+
+  subscriptions(): Subscription[] {
+    const all = this.more ? [...this.more.values()] : [];
+    if (this.first) all.unshift(this.first);
+    return all;
+  }
+
+  addSubscription(subscription: Subscription): void {
+    if (this.first === null) this.first = subscription;
+    else (this.more ??= new Map()).set(subscription.channel.name, subscription);
+  }
+
+  removeSubscription(channel: string): Subscription | undefined {
+    const subscription = this.subscription(channel);
+    if (subscription === this.first) this.first = null;
+    else this.more?.delete(channel);
+    return subscription;
   }
 
   touch(now: number): void {

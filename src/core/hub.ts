@@ -34,7 +34,7 @@ function overByteLimit(text: string, max: number): boolean {
 function userIdOf(connection: Connection, subscription: Subscription): unknown {
   const own = subscription.data?.user_id;
   if (own) return own;
-  for (const other of connection.subscriptions.values()) {
+  for (const other of connection.subscriptions()) {
     if (other.data?.user_id) return other.data.user_id;
   }
   return undefined;
@@ -92,7 +92,7 @@ export class Hub implements BusSink {
     if (!connection.established) return;
     connection.established = false;
     const app = connection.app;
-    for (const name of [...connection.subscriptions.keys()]) this.leave(connection, name, false);
+    for (const subscription of connection.subscriptions()) this.leave(connection, subscription.channel.name, false);
     app.connections.delete(connection.socketId);
     if (this.log.debugging) this.log.debug("Connection Closed", `${connection.socketId} app ${app.id}`);
   }
@@ -284,7 +284,7 @@ export class Hub implements BusSink {
       return this.sendError(connection, "unauthorized");
     }
 
-    if (!connection.subscriptions.has(name)) {
+    if (!connection.subscription(name)) {
       const data = parseChannelData(channelData);
       const userId = kind.presence ? data?.user_id : undefined;
       const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
@@ -317,7 +317,7 @@ export class Hub implements BusSink {
     if (this.log.debugging) this.log.debug("Broadcasting To", `${channel} app ${app.id} ${frame.slice(0, 500)}`);
     if (except) {
       except.socket.publish(local.topic, frame);
-      app.messagesSent += local.subscribers - (except.subscriptions.has(channel) ? 1 : 0);
+      app.messagesSent += local.subscribers - (except.subscription(channel) ? 1 : 0);
     } else {
       this.publisher!.publish(local.topic, frame);
       app.messagesSent += local.subscribers;
@@ -331,7 +331,7 @@ export class Hub implements BusSink {
 
     let frame: string;
     if (mode === "members") {
-      const subscription = connection.subscriptions.get(message.channel);
+      const subscription = connection.subscription(message.channel);
       if (!subscription) return this.sendError(connection, "notMember");
       const userId = userIdOf(connection, subscription);
       const { event, channel, data } = message;
