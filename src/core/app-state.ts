@@ -26,7 +26,8 @@ export class AppState {
   /** Presence members across the fleet, by channel; only channels that have members. */
   readonly rosters = new Map<string, Roster>();
   readonly cache: CacheStore;
-  readonly originAllowed: OriginCheck;
+  /** Null when the app allows every origin. */
+  readonly originCheck: OriginCheck | null;
   /** Presence user → their sockets, with how many presence channels each has them in. */
   private readonly userSockets = new Map<string, Map<Connection, number>>();
 
@@ -39,7 +40,7 @@ export class AppState {
     this.key = config.key;
     this.secret = config.secret;
     this.cache = new CacheStore(config.cache_ttl * 1000, config.max_cached_channels);
-    this.originAllowed = compileOriginCheck(config.allowed_origins);
+    this.originCheck = compileOriginCheck(config.allowed_origins);
   }
 
   /**

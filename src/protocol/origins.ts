@@ -4,15 +4,14 @@
  */
 export type OriginCheck = (origin: string | null) => boolean;
 
-const ALLOW_ALL: OriginCheck = () => true;
-
 function globToRegExp(glob: string): RegExp {
   const escaped = glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${escaped.join(".*")}$`);
 }
 
-export function compileOriginCheck(allowed: readonly string[]): OriginCheck {
-  if (allowed.includes("*")) return ALLOW_ALL;
+/** Null when every origin is allowed, so the caller need not even read the header. */
+export function compileOriginCheck(allowed: readonly string[]): OriginCheck | null {
+  if (allowed.includes("*")) return null;
   const patterns = allowed.map(globToRegExp);
   return (origin) => {
     if (!origin) return false;

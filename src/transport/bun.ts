@@ -11,13 +11,14 @@ import type { HttpCounters } from "../metrics/http-counters.ts";
 
 /** A socket refused before it could become a connection; the reason is sent once it opens. */
 class Refusal {
-  constructor(readonly error: PusherErrorName) {}
+  constructor(
+    readonly error: PusherErrorName,
+    /** For the log line. */
+    readonly detail: string,
+  ) {}
 }
 
 type SocketData = Connection | Refusal;
-
-const UNKNOWN_APP = new Refusal("appNotFound");
-const ORIGIN_NOT_ALLOWED = new Refusal("originNotAllowed");
 
 /** uWS's own cap for one message when an app sets no limit (`max_message_size: 0`). */
 const UNLIMITED_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -59,23 +60,16 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
         return handleMonitoring(route.name, request, url);
     }
     if (route.name !== "websocket") return handleApi(route, request, url);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
-    }
 
+    // Headers are read only for an origin check: materialising them is the costliest step here.
     const app = hub.apps.findByKey(route.appKey);
+    const origin = app?.originCheck ? request.headers.get("origin") : null;
     let data: SocketData;
-    if (!app) {
-      log.warn(`WebSocket refused: unknown app key ${route.appKey}`);
-      data = UNKNOWN_APP;
-    } else if (!app.originAllowed(request.headers.get("origin"))) {
-      log.warn(`WebSocket refused: origin ${request.headers.get("origin")} not allowed for app ${app.id}`);
-      data = ORIGIN_NOT_ALLOWED;
-    } else {
-      data = new Connection(newSocketId(), app, Date.now());
-    }
+    if (!app) data = new Refusal("appNotFound", `unknown app key ${route.appKey}`);
+    else if (app.originCheck && !app.originCheck(origin)) data = new Refusal("originNotAllowed", `origin ${origin} not allowed for app ${app.id}`);
+    else data = new Connection(newSocketId(), app, Date.now());
     if (server.upgrade(request, { data })) return undefined;
-    return httpError(400, "WebSocket handshake failed.");
+    return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
   }
 
   const server = Bun.serve<SocketData>({
@@ -119,6 +113,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
       open(ws: ServerWebSocket<SocketData>) {
         const data = ws.data;
         if (data instanceof Refusal) {
+          log.warn(`WebSocket refused: ${data.detail}`);
           hub.refuse(ws, data.error);
           return;
         }
