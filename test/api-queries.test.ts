@@ -55,7 +55,7 @@ async function ok(path: string, params?: Record<string, string>): Promise<unknow
 }
 
 /** Asks again until the answer equals `expected` (a close is processed asynchronously), then compares. */
-async function eventually(path: string, expected: unknown): Promise<void> {
+async function until(path: string, expected: unknown): Promise<void> {
   const deadline = Date.now() + 3000;
   let body = await ok(path);
   while (!Bun.deepEquals(body, expected) && Date.now() < deadline) {
@@ -97,10 +97,10 @@ describe("GET /channels", () => {
     await subscriber("test-channel-two");
 
     leaving.send({ event: "pusher:unsubscribe", data: { channel: "test-channel-one" } });
-    await eventually("/channels", { channels: { "test-channel-two": {}, "test-channel-three": {} } });
+    await until("/channels", { channels: { "test-channel-two": {}, "test-channel-three": {} } });
 
     leaving.close();
-    await eventually("/channels", { channels: { "test-channel-two": {} } });
+    await until("/channels", { channels: { "test-channel-two": {} } });
   });
 });
 
@@ -197,7 +197,7 @@ describe("GET /channels/{name}/users", () => {
     await member("presence-room", 1);
     const leaving = await member("presence-room", 2);
     leaving.close();
-    await eventually("/channels/presence-room/users", { users: [{ id: 1 }] });
+    await until("/channels/presence-room/users", { users: [{ id: 1 }] });
   });
 });
 
@@ -219,7 +219,7 @@ describe("GET /connections", () => {
     const leaving = await subscriber("test-channel", "other-channel");
     leaving.send({ event: "pusher:unsubscribe", data: { channel: "test-channel" } });
     leaving.send({ event: "pusher:unsubscribe", data: { channel: "other-channel" } });
-    await eventually("/connections", { connections: 1 });
+    await until("/connections", { connections: 1 });
   });
 });
 

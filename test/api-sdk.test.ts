@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type Pusher from "pusher";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { JsClient, sdkFor, until, within } from "./helpers/api.ts";
+import { JsClient, sdkFor } from "./helpers/api.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until, within } from "./helpers/waits.ts";
 
 /** The official `pusher` server SDK (what Node backends use) against a real server. */
 

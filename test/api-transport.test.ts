@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { within } from "./helpers/api.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch, signedQuery } from "./helpers/signing.ts";
+import { within } from "./helpers/waits.ts";
 
 /** How the API is reached: route prefix, keep-alive, and plain curl as the README shows it. */
 

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bannerOf, runCli, runCliToEnd } from "./helpers/cli.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 
-const CLI = join(import.meta.dir, "..", "src", "cli.ts");
 const running: Bun.Subprocess[] = [];
 const dirs: string[] = [];
 
@@ -19,42 +19,25 @@ function emptyDir(): string {
   return dir;
 }
 
-/** A clean environment: nothing from the developer's shell leaks into the config. */
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" };
-  return { ...env, ...extra };
-}
-
 /** Starts `reverb-uws start` and resolves once the banner printed; output keeps accumulating. */
 async function startCli(args: string[], env: Record<string, string>) {
   const cwd = emptyDir();
-  const child = Bun.spawn([process.execPath, CLI, "start", ...args], { cwd, env: cleanEnv({ REVERB_RUNTIME_DIR: cwd, ...env }), stdout: "pipe", stderr: "pipe" });
-  running.push(child);
-  const output = { text: "" };
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of child.stdout) output.text += decoder.decode(chunk);
-  })();
-  const deadline = Date.now() + 10_000;
-  while (!/Starting server on [^:]+:(\d+)/.test(output.text)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output.text}`);
-    await Bun.sleep(20);
-  }
-  const port = Number(/Starting server on [^:]+:(\d+)/.exec(output.text)![1]);
-  return { child, port, output, cwd };
+  const run = runCli(["start", ...args], cwd, env);
+  running.push(run.child);
+  const { port } = await bannerOf(run);
+  return { child: run.child, port, output: run.output, cwd };
 }
 
 describe("reverb-uws start", () => {
   test("invalid configuration prints one line per problem and exits 1", async () => {
-    const child = Bun.spawn([process.execPath, CLI, "start"], {
-      cwd: emptyDir(),
-      env: cleanEnv({ REVERB_APP_ID: "1", REVERB_APP_KEY: "k", REVERB_SERVER_PORT: "nope", REVERB_APP_MAX_MESSAGE_SIZE: "-1" }),
-      stdout: "pipe",
-      stderr: "pipe",
+    const { status, text } = await runCliToEnd(["start"], emptyDir(), {
+      REVERB_APP_ID: "1",
+      REVERB_APP_KEY: "k",
+      REVERB_SERVER_PORT: "nope",
+      REVERB_APP_MAX_MESSAGE_SIZE: "-1",
     });
-    running.push(child);
-    expect(await child.exited).toBe(1);
-    const lines = (await new Response(child.stderr).text()).trim().split("\n");
+    expect(status).toBe(1);
+    const lines = text.trim().split("\n");
     expect(lines).toEqual([
       'Invalid configuration: REVERB_SERVER_PORT: must be a whole number (got "nope")',
       "Invalid configuration: REVERB_APP_SECRET: is required",
@@ -115,9 +98,9 @@ describe("reverb-uws start", () => {
     const env = { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret" };
     const { child, port, cwd } = await startCli(["--host", "127.0.0.1", "--port", "0"], env);
     const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/key`);
-    const restart = Bun.spawn([process.execPath, CLI, "restart"], { cwd, env: cleanEnv({ REVERB_RUNTIME_DIR: cwd, ...env }), stdout: "pipe" });
-    expect(await restart.exited).toBe(0);
-    expect(await new Response(restart.stdout).text()).toContain(`Signalled the server on 127.0.0.1:${port} (pid ${child.pid})`);
+    const restart = await runCliToEnd(["restart"], cwd, env);
+    expect(restart.status).toBe(0);
+    expect(restart.text).toContain(`Signalled the server on 127.0.0.1:${port} (pid ${child.pid})`);
     expect((await client.closed).code).toBe(4200);
     expect(await child.exited).toBe(0);
   });

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { eventually } from "./helpers/ports.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
+import { until } from "./helpers/waits.ts";
 
 // The dashboard in a real headless Chromium (Debian's package, driven by playwright-core; no
 // downloaded browsers), fed by a real server and real traffic.
@@ -111,10 +111,10 @@ test("shows the app's live numbers, charts and channels", async () => {
     const messages = `${APP_SECTION} [data-chart="messages"]`;
     const lastSent = () => numberAt(page, messages, "data-last-sent");
     const lastReceived = () => numberAt(page, messages, "data-last-received");
-    await eventually(async () => (await lastSent()) > 0 && (await lastReceived()) > 0, "a messages/s above 0");
+    await until(async () => (await lastSent()) > 0 && (await lastReceived()) > 0, "a messages/s above 0");
     const points = await numberAt(page, messages, "data-points");
     const connectionPoints = await numberAt(page, `${APP_SECTION} [data-chart="connections"]`, "data-points");
-    await eventually(async () => (await numberAt(page, messages, "data-points")) >= points + 2, "two more chart points");
+    await until(async () => (await numberAt(page, messages, "data-points")) >= points + 2, "two more chart points");
     expect(await numberAt(page, `${APP_SECTION} [data-chart="connections"]`, "data-points")).toBeGreaterThan(connectionPoints);
     expect(await lastSent()).toBeGreaterThan(0);
 

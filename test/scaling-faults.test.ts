@@ -6,11 +6,12 @@ import type { Logger } from "../src/log.ts";
 import { signChannel } from "../src/protocol/signatures.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { startFleet, startNode, stopFleet, type FleetNode } from "./helpers/fleet.ts";
-import { eventually, freePort } from "./helpers/ports.ts";
+import { freePort } from "./helpers/ports.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
+import { until } from "./helpers/waits.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -65,17 +66,17 @@ describe("fleet faults", () => {
     for (const client of [...localA, remote]) await client.subscribe("outage");
 
     await redis.kill();
-    await eventually(() => /Redis subscriber disconnected/.test(a.output()), "node A notices the outage");
+    await until(() => /Redis subscriber disconnected/.test(a.output()), "node A notices the outage");
     expect((await trigger(a, "outage", "during")).status).toBe(200);
     for (const client of localA) expect((await client.next("ping")).data).toBe("during");
     localA[0]!.send({ event: "client-local", channel: "outage", data: {} });
     await localA[1]!.next("client-local");
 
     await redis.resume();
-    await eventually(() => (a.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node A reconnects", 10_000);
-    await eventually(() => (b.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node B reconnects", 10_000);
+    await until(() => (a.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node A reconnects", 10_000);
+    await until(() => (b.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node B reconnects", 10_000);
     const from = remote.frames.length;
-    await eventually(async () => {
+    await until(async () => {
       await trigger(a, "outage", "after");
       await quiet(100);
       return remote.frames.slice(from).some((frame) => frame.data === "after");
@@ -86,7 +87,7 @@ describe("fleet faults", () => {
     const port = freePort();
     const a = await startNode({ redisUrl: `redis://127.0.0.1:${port}`, nodeTimeout: 2, waitForRedis: false });
     cleanups.push(() => stopFleet([a]));
-    await eventually(() => /Redis (publisher|subscriber) cannot reach redis:\/\/127\.0\.0\.1:\d+\/?: .*retrying with back-off/.test(a.output()), "the log line");
+    await until(() => /Redis (publisher|subscriber) cannot reach redis:\/\/127\.0\.0\.1:\d+\/?: .*retrying with back-off/.test(a.output()), "the log line");
     const local = [await connect(a.wsUrl()), await connect(a.wsUrl())];
     for (const client of local) await client.subscribe("early");
     expect((await trigger(a, "early", "local")).status).toBe(200);
@@ -94,12 +95,12 @@ describe("fleet faults", () => {
 
     const redis = await RedisServer.start(port);
     cleanups.push(() => redis.kill());
-    await eventually(() => /Redis subscriber connected/.test(a.output()), "node A connects", 10_000);
+    await until(() => /Redis subscriber connected/.test(a.output()), "node A connects", 10_000);
     const b = await startNode({ redisUrl: redis.url, nodeTimeout: 2 });
     cleanups.push(() => stopFleet([b]));
     const remote = await connect(b.wsUrl());
     await remote.subscribe("early");
-    await eventually(async () => {
+    await until(async () => {
       await trigger(a, "early", "fleet");
       await quiet(100);
       return remote.frames.some((frame) => frame.data === "fleet");
@@ -136,10 +137,10 @@ describe("fleet faults", () => {
     const remote = await connect(nodes[1]!.wsUrl());
     await remote.subscribe("kicked");
     expect(await redis.command("CLIENT", "KILL", "TYPE", "pubsub")).toMatch(/^:[1-9]/);
-    await eventually(() => /Redis subscriber disconnected/.test(nodes[1]!.output()), "disconnect logged");
-    await eventually(() => (nodes[1]!.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "resubscribed", 10_000);
+    await until(() => /Redis subscriber disconnected/.test(nodes[1]!.output()), "disconnect logged");
+    await until(() => (nodes[1]!.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "resubscribed", 10_000);
     const from = remote.frames.length;
-    await eventually(async () => {
+    await until(async () => {
       await trigger(nodes[0]!, "kicked", "again");
       await quiet(100);
       return remote.frames.slice(from).some((frame) => frame.data === "again");
@@ -167,7 +168,7 @@ describe("fleet faults", () => {
     });
     const server: RunningServer = startServer(config, log);
     cleanups.push(() => server.stop());
-    await eventually(() => lines.includes("Redis subscriber connected"), "subscriber up");
+    await until(() => lines.includes("Redis subscriber connected"), "subscriber up");
     const client = await connect(`ws://127.0.0.1:${server.port}/app/${APP.key}`);
     await client.subscribe("burst");
     // Counted apart from RawClient's frame log, which is not made for 200k frames.
@@ -187,7 +188,7 @@ describe("fleet faults", () => {
     // The socket loop is busy for 3 s; only the subscriber thread keeps reading Redis meanwhile.
     Bun.sleepSync(3000);
     expect(await publisher.exited).toBe(0);
-    await eventually(() => received >= total, `${total} events`, 30_000).catch((error: Error) => {
+    await until(() => received >= total, `${total} events`, 30_000).catch((error: Error) => {
       throw new Error(`${error.message}: got ${received}; server said: ${lines.join(" | ")}`);
     });
     await quiet(200);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
 import { startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
-import { eventually } from "./helpers/ports.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
+import { until } from "./helpers/waits.ts";
 
 let redis: RedisServer;
 let nodes: FleetNode[];
@@ -112,7 +112,7 @@ describe("a 3-node fleet over Redis", () => {
     const removed = await observer.next("pusher_internal:member_removed");
     expect(JSON.parse(removed.data as string)).toEqual({ user_id: 1 });
     const userCount = async () => ((await (await get(nodes[0]!, `/channels/${channel}`, { info: "user_count" })).json()) as { user_count: number }).user_count;
-    await eventually(async () => (await userCount()) === 2, "user_count 2");
+    await until(async () => (await userCount()) === 2, "user_count 2");
   });
 
   test("HTTP queries answer for the whole fleet", async () => {

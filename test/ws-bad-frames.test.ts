@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { Clients, triggerEvent, until, within } from "./helpers/clients.ts";
+import { Clients, triggerEvent } from "./helpers/clients.ts";
 import type { RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until, within } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
 const clients = new Clients();

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Clients, triggerEvent, until } from "./helpers/clients.ts";
+import { Clients, triggerEvent } from "./helpers/clients.ts";
 import { quiet } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until } from "./helpers/waits.ts";
 
 const SOCKET_ID = /^\d+\.\d+$/;
 

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import Pusher from "pusher-js";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { Clients, pusherOptions, within } from "./helpers/clients.ts";
+import { Clients, pusherOptions } from "./helpers/clients.ts";
 import { quiet, type RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { within } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
 const clients = new Clients();

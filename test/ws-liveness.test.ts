@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { Clients, until, within } from "./helpers/clients.ts";
+import { Clients } from "./helpers/clients.ts";
 import { quiet } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until, within } from "./helpers/waits.ts";
 
 // ping_interval 1: a silent client is pinged about 1 s after its last frame and closed about 1 s
 // after an unanswered ping. Each test runs on its own server, concurrently, to keep the file short.

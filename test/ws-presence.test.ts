@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type Echo from "laravel-echo";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { Clients, until, type PresenceUser } from "./helpers/clients.ts";
+import { Clients, type PresenceUser } from "./helpers/clients.ts";
 import { quiet, type RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
 const clients = new Clients();

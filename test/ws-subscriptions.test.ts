@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import PusherServer from "pusher";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { Clients, ENCRYPTION_MASTER_KEY, triggerEvent, until, within } from "./helpers/clients.ts";
+import { Clients, ENCRYPTION_MASTER_KEY, triggerEvent } from "./helpers/clients.ts";
 import { quiet, type RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { until, within } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
 const clients = new Clients();

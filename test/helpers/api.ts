@@ -2,6 +2,7 @@ import Pusher from "pusher";
 import PusherJS from "pusher-js";
 import { signChannel } from "../../src/protocol/signatures.ts";
 import { APP, type TestServer } from "./server.ts";
+import { until, within } from "./waits.ts";
 
 /** Shared pieces of the HTTP API tests: the official server SDK and a pusher-js subscriber. */
 
@@ -14,28 +15,6 @@ export interface AppCredentials {
 /** The official `pusher` server SDK, pointed at the test server. */
 export function sdkFor(server: TestServer, app: AppCredentials = APP): Pusher {
   return new Pusher({ appId: app.app_id, key: app.key, secret: app.secret, host: "127.0.0.1", port: String(server.port), useTLS: false });
-}
-
-/** `promise`, or a rejection naming `what` after `ms`: no wait in these tests is unbounded. */
-export async function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` until it holds, failing after `ms`. */
-export async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export interface ReceivedEvent {

@@ -5,6 +5,7 @@ import { signChannel } from "../../src/protocol/signatures.ts";
 import { RawClient } from "./raw-client.ts";
 import { signedFetch } from "./signing.ts";
 import { APP, type TestServer } from "./server.ts";
+import { within } from "./waits.ts";
 
 /** The master key of encrypted channels; only clients and the API caller know it, never the server. */
 export const ENCRYPTION_MASTER_KEY = Buffer.alloc(32, 7);
@@ -54,24 +55,6 @@ export function pusherOptions(server: TestServer, options: ClientOptions = {}) {
       ) => callback(null, authorize(options, params.socketId, params.channelName)),
     },
   };
-}
-
-/** Rejects after `ms` so that no wait in a test is unbounded. */
-export function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `condition` until it holds, for state a callback fills in or the HTTP API reports. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { APP } from "./server.ts";
-import { eventually } from "./ports.ts";
+import { until } from "./waits.ts";
 
 const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
 
@@ -58,7 +58,7 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
   }
   void child.exited.then(() => rmSync(dir, { recursive: true, force: true }));
   const ready = options.waitForRedis === false ? /Starting server on/ : /Redis subscriber connected[\s\S]*Starting server on|Starting server on[\s\S]*Redis subscriber connected/;
-  await eventually(() => ready.test(text), "node start", 10_000).catch((error: Error) => {
+  await until(() => ready.test(text), "node start", 10_000).catch((error: Error) => {
     throw new Error(`${error.message}:\n${text}`);
   });
   const port = Number(/Starting server on [^:]+:(\d+)/.exec(text)![1]);
@@ -77,7 +77,7 @@ export async function startFleet(count: number, options: FleetOptions): Promise<
   const nodes: FleetNode[] = [];
   for (let i = 0; i < count; i++) nodes.push(await startNode(options));
   // Every node has heard every other once they all have joined.
-  await eventually(() => nodes.every((node) => (node.output().match(/joined the fleet/g) ?? []).length >= count - 1), "fleet formed", 10_000);
+  await until(() => nodes.every((node) => (node.output().match(/joined the fleet/g) ?? []).length >= count - 1), "fleet formed", 10_000);
   return nodes;
 }
 

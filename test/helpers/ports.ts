@@ -5,12 +5,3 @@ export function freePort(): number {
   listener.stop(true);
   return port;
 }
-
-/** Polls `condition` every 20 ms until it holds, or throws after `ms`. */
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}

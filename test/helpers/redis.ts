@@ -1,4 +1,5 @@
-import { eventually, freePort } from "./ports.ts";
+import { freePort } from "./ports.ts";
+import { until } from "./waits.ts";
 
 /**
  * A real redis-server on a free loopback port, without persistence. It can be killed and started
@@ -26,7 +27,7 @@ export class RedisServer {
       stdout: "ignore",
       stderr: "ignore",
     });
-    await eventually(async () => (await this.command("PING").catch(() => "")) === "+PONG", `redis-server on ${this.port}`);
+    await until(async () => (await this.command("PING").catch(() => "")) === "+PONG", `redis-server on ${this.port}`);
   }
 
   /** Sends one inline command and returns the first reply line. */
