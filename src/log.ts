@@ -1,6 +1,8 @@
 /**
  * Console logging. `debug` lines (per connection and per frame) are only produced when the
- * server runs with `--debug`; callers check `logger.debugging` before building them.
+ * server runs with `--debug`; callers check `logger.debugging` before building them. Warnings
+ * (bad input from clients) are capped per second, so a client flooding garbage cannot flood the
+ * log too.
  */
 export interface Logger {
   readonly debugging: boolean;
@@ -10,6 +12,9 @@ export interface Logger {
   debug(title: string, detail?: string): void;
 }
 
+/** Warnings written per second; the rest are counted and reported with the next one written. */
+const WARNINGS_PER_SECOND = 20;
+
 /** `quiet` drops every line: for tests that start servers in-process. */
 export function createLogger(options: { debug: boolean; quiet?: boolean }): Logger {
   const stamp = () => new Date().toISOString();
@@ -17,10 +22,24 @@ export function createLogger(options: { debug: boolean; quiet?: boolean }): Logg
     if (!options.quiet) stream.write(`${line}\n`);
   };
   const out = (line: string) => write(process.stdout, line);
+  let window = 0;
+  let written = 0;
+  let suppressed = 0;
+  const warn = (message: string) => {
+    const now = Date.now();
+    if (now - window >= 1000) {
+      if (suppressed > 0) write(process.stderr, `${stamp()} WARN  (${suppressed} more warnings in the last second were not written)`);
+      window = now;
+      written = 0;
+      suppressed = 0;
+    }
+    if (written++ < WARNINGS_PER_SECOND) write(process.stderr, `${stamp()} WARN  ${message}`);
+    else suppressed++;
+  };
   return {
     debugging: options.debug,
     info: (message) => out(`${stamp()} INFO  ${message}`),
-    warn: (message) => write(process.stderr, `${stamp()} WARN  ${message}`),
+    warn,
     error: (message) => write(process.stderr, `${stamp()} ERROR ${message}`),
     debug: (title, detail) => {
       if (options.debug) out(`${stamp()} DEBUG ${title}${detail === undefined ? "" : ` ${detail}`}`);

@@ -113,7 +113,7 @@ export class Hub implements BusSink {
 
     const maxSize = app.config.max_message_size;
     if (maxSize !== 0 && overByteLimit(text, maxSize)) {
-      this.log.debug("Message Too Big", connection.socketId);
+      this.log.warn(`Message over max_message_size from ${connection.socketId} (app ${app.id}): closing with 1009`);
       connection.socket.close(CloseCode.messageTooBig, "Maximum message size exceeded");
       return;
     }
@@ -135,7 +135,7 @@ export class Hub implements BusSink {
       case "client-event":
         return this.clientEvent(connection, message);
       case "invalid":
-        if (this.log.debugging) this.log.debug("Invalid Message", `${connection.socketId} ${message.reason}`);
+        this.log.warn(`Invalid message from ${connection.socketId} (app ${app.id}): ${message.reason}`);
         return this.sendError(connection, "invalidMessage");
     }
   }
@@ -270,6 +270,7 @@ export class Hub implements BusSink {
       connection.rateWindowCount++;
       return false;
     }
+    this.log.warn(`Rate limit hit by ${connection.socketId} (app ${connection.app.id})`);
     if (limits.terminate_on_limit) this.refuse(connection.socket, "rateLimited");
     else this.sendError(connection, "rateLimited");
     return true;
@@ -280,7 +281,7 @@ export class Hub implements BusSink {
     const { channel: name, channelData } = message;
     const kind = channelKind(name);
     if (kind.authenticated && !verifyChannelAuth(app.secret, connection.socketId, name, channelData, message.auth)) {
-      if (this.log.debugging) this.log.debug("Subscription Refused", `${connection.socketId} ${name}`);
+      this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${name} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
 
