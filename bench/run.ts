@@ -8,9 +8,10 @@ import { Children } from "./lib/children.ts";
 import { withTimeout } from "./lib/clock.ts";
 import { USAGE, parseFlags, type BenchOptions } from "./lib/flags.ts";
 import { GeneratorHandle } from "./lib/generator-handle.ts";
-import { checkTargets, renderScenario, renderTargets, type RunOutcome, type ScenarioOutcome } from "./lib/report.ts";
+import { startFleet } from "./lib/fleet.ts";
+import { DEFAULT_COMPARISONS, checkTargets, renderScenario, renderTargets, type RunOutcome, type ScenarioOutcome } from "./lib/report.ts";
 import { commit, machine, writeResults } from "./lib/results.ts";
-import { startTarget, type TargetKind } from "./lib/targets.ts";
+import { isFleetKind, startTarget, type ServerOptions, type Target, type TargetKind } from "./lib/targets.ts";
 import { SCENARIO_TABLE } from "./scenarios/index.ts";
 import type { Scenario } from "./scenarios/types.ts";
 
@@ -19,8 +20,20 @@ const RUN_SLACK_MS = 90_000;
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
+/** What a scenario runs against unless --target narrows it. */
+const DEFAULT_TARGETS: readonly TargetKind[] = ["ours", "ceiling"];
+
 async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptions, children: Children): Promise<RunOutcome> {
-  const target = await startTarget(kind, children, options.profileDir);
+  let target: Target;
+  try {
+    const server: ServerOptions = { profileDir: options.profileDir, stall: scenario.stall?.(options) ?? null };
+    target = isFleetKind(kind) ? await startFleet(kind, children, server) : await startTarget(kind, children, server);
+  } catch (error) {
+    // One target that cannot start (no redis-server, say) fails its runs, not the whole bench.
+    const message = (error as Error).message;
+    log(`${scenario.name}/${kind} could not start: ${message}`);
+    return { error: message };
+  }
   const generators: GeneratorHandle[] = [];
   try {
     const run = scenario.run({
@@ -32,7 +45,8 @@ async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptio
         return handle;
       },
     });
-    return await withTimeout(run, options.warmupMs + options.durationMs + RUN_SLACK_MS, `${scenario.name} against ${kind}`);
+    const limitMs = options.warmupMs + options.durationMs + (scenario.extraMs?.(options) ?? 0) + RUN_SLACK_MS;
+    return await withTimeout(run, limitMs, `${scenario.name} against ${kind}`);
   } catch (error) {
     const message = (error as Error).message;
     log(`${scenario.name}/${kind} failed: ${message}\n${target.tail()}`);
@@ -72,11 +86,17 @@ async function main(): Promise<number> {
     for (const [index, name] of options.scenarios.entries()) {
       const scenario = SCENARIO_TABLE[name];
       const description = scenario.describe(options);
+      const own = scenario.targets ?? DEFAULT_TARGETS;
+      const targets = (options.targets ?? own).filter((kind) => own.includes(kind));
+      if (targets.length === 0) {
+        log(`${scenario.title}: skipped, it runs against ${own.join(", ")} only`);
+        continue;
+      }
       const repetitions: ScenarioOutcome["repetitions"] = {};
       for (let round = 0; round < options.repeat; round++) {
         // ABBA: who goes first alternates, so drift and a neighbour's load on this shared box
         // do not always land on the same side.
-        const order = (index + round) % 2 === 0 ? options.targets : [...options.targets].reverse();
+        const order = (index + round) % 2 === 0 ? targets : [...targets].reverse();
         for (const kind of order) {
           log(`${scenario.title} against ${kind} (run ${round + 1}/${options.repeat}): ${description}`);
           const began = performance.now();
@@ -85,8 +105,9 @@ async function main(): Promise<number> {
         }
       }
       const runs: ScenarioOutcome["runs"] = {};
-      for (const kind of options.targets) runs[kind] = aggregate(repetitions[kind] ?? []);
-      outcomes.push({ name, title: scenario.title, description, runs, repetitions });
+      for (const kind of targets) runs[kind] = aggregate(repetitions[kind] ?? []);
+      const comparisons = scenario.comparisons ?? DEFAULT_COMPARISONS;
+      outcomes.push({ name, title: scenario.title, description, targets, comparisons, runs, repetitions });
     }
   } finally {
     await children.stopAll();

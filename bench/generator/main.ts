@@ -5,6 +5,7 @@
 import type { Methods, MethodName, Reply, Request } from "../lib/protocol.ts";
 import { churn } from "./churn.ts";
 import { chatter } from "./chatter.ts";
+import { Halt } from "./halt.ts";
 import { httpLoad } from "./http-load.ts";
 import { Metrics } from "./metrics.ts";
 import { openSockets } from "./open.ts";
@@ -13,6 +14,7 @@ import type { PusherSocket } from "./pusher-socket.ts";
 
 const metrics = new Metrics();
 const sockets: PusherSocket[] = [];
+const halt = new Halt();
 
 type Handlers = { [M in MethodName]: (params: Methods[M]["params"]) => Promise<Methods[M]["result"]> };
 
@@ -24,11 +26,11 @@ const handlers: Handlers = {
   },
   snapshot: async () => metrics.snapshot(),
   publish: async (params) => {
-    await publish(params, metrics);
+    await publish(params, metrics, halt.token());
     return null;
   },
   http: async (params) => {
-    await httpLoad(params, metrics);
+    await httpLoad(params, metrics, halt.token());
     return null;
   },
   chatter: async (params) => {
@@ -37,6 +39,10 @@ const handlers: Handlers = {
   },
   churn: async (params) => {
     await churn(params, sockets, metrics);
+    return null;
+  },
+  halt: async () => {
+    halt.halt();
     return null;
   },
   closeAll: async () => {

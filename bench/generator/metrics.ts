@@ -1,3 +1,4 @@
+import { wallMs } from "../lib/clock.ts";
 import { emptyHistogram, record, type Histogram } from "../lib/histogram.ts";
 import type { Snapshot } from "../lib/protocol.ts";
 
@@ -14,16 +15,21 @@ export class Metrics {
   otherFrames = 0;
   closed = 0;
   firstError: string | null = null;
+  /** Wall clock (lib/clock.ts) of the latest delivery and of the latest completed request; 0: none. */
+  lastDeliveredAt = 0;
+  lastCompletedAt = 0;
   private cpu = process.cpuUsage();
   private wallStart = performance.now();
 
   delivered(latencyMs: number): void {
     this.received++;
+    this.lastDeliveredAt = wallMs();
     record(this.latency, latencyMs * 1000);
   }
 
   completed(latencyMs: number): void {
     this.sent++;
+    this.lastCompletedAt = wallMs();
     record(this.requestLatency, latencyMs * 1000);
   }
 
@@ -41,6 +47,8 @@ export class Metrics {
     this.otherFrames = 0;
     this.closed = 0;
     this.firstError = null;
+    this.lastDeliveredAt = 0;
+    this.lastCompletedAt = 0;
     this.cpu = process.cpuUsage();
     this.wallStart = performance.now();
   }
@@ -58,6 +66,8 @@ export class Metrics {
       wallSeconds: (performance.now() - this.wallStart) / 1000,
       closed: this.closed,
       firstError: this.firstError,
+      lastDeliveredAt: this.lastDeliveredAt,
+      lastCompletedAt: this.lastCompletedAt,
     };
   }
 }

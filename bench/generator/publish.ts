@@ -8,7 +8,7 @@ import { padding, trigger } from "./trigger.ts";
  * server shows up as latency (and, past `maxInFlight`, as a lower achieved rate), never as a
  * politely slower client.
  */
-export async function publish(params: PublishParams, metrics: Metrics): Promise<void> {
+export async function publish(params: PublishParams, metrics: Metrics, halted: () => boolean): Promise<void> {
   const pad = padding(params.payloadBytes);
   const start = performance.now();
   const end = start + params.durationMs;
@@ -25,7 +25,7 @@ export async function publish(params: PublishParams, metrics: Metrics): Promise<
     return batch;
   };
 
-  for (let now = start; now < end; now = performance.now()) {
+  for (let now = start; now < end && !halted(); now = performance.now()) {
     const due = Math.floor(((now - start) / 1000) * params.ratePerSecond);
     while (issued < due && inFlight.size < params.maxInFlight) {
       issued++;

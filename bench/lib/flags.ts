@@ -2,15 +2,18 @@ import { parseArgs } from "node:util";
 import type { ScenarioName } from "../scenarios/types.ts";
 import type { TargetKind } from "./targets.ts";
 
-export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
-const TARGETS: readonly TargetKind[] = ["ours", "ceiling"];
+export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http", "crossnode"];
+/** What `--scenario all` runs: crossnode needs redis-server and three servers, so it is asked for by name. */
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
+const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline"];
 
 /** A generator process, like the server, cannot hold more than ~19.9k sockets (20k fds). */
 const SOCKETS_PER_PROCESS = 19_000;
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
-  targets: TargetKind[];
+  /** null: each scenario's own targets (ours and ceiling; crossnode adds the two fleets). */
+  targets: TargetKind[] | null;
   repeat: number;
   warmupMs: number;
   durationMs: number;
@@ -30,6 +33,16 @@ export interface BenchOptions {
   idle: number;
   idleProcs: number;
   httpClients: number;
+  crossSubscribers: number;
+  crossRate: number;
+  /** Burst events after the crossnode window; 0 skips the burst. */
+  burst: number;
+  burstSubscribers: number;
+  burstPayloadBytes: number;
+  /** Milliseconds of every 100 that node B's main thread is blocked while the burst is sent; 0: never. */
+  burstStallMs: number;
+  burstMs: number;
+  burstDrainMs: number;
   outDir: string;
   /** Directory for the servers' CPU profiles (bun --cpu-prof-md); null: no profiling. */
   profileDir: string | null;
@@ -54,13 +67,21 @@ const NUMBERS = {
   "presence-group": [20, "presence: members per presence channel"],
   idle: [19500, "idle: connections"],
   "idle-procs": [3, "idle: generator processes"],
-  "http-clients": [4, "http: concurrent keep-alive clients"],
+  "http-clients": [4, "http and crossnode burst: concurrent keep-alive clients"],
+  "cross-subscribers": [2000, "crossnode: subscribers of the one channel, on node B"],
+  "cross-rate": [50, "crossnode: events/s through node A's HTTP API"],
+  burst: [50_000, "crossnode: burst events, as fast as the API takes them (0: no burst)"],
+  "burst-subscribers": [20, "crossnode: subscribers of the burst channel, on node B"],
+  "burst-payload": [100, "crossnode: bytes of event data in the burst"],
+  "burst-stall": [50, "crossnode: ms of every 100 ms node B's main thread is blocked while the burst is sent (0: none)"],
+  "burst-seconds": [15, "crossnode: longest the burst may take to send"],
+  "burst-drain": [20, "crossnode: longest to wait for the burst's deliveries after the last send"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export const USAGE = `npm run bench -- [flags]
 
-  --${"scenario LIST".padEnd(22)}${SCENARIOS.join(",")} (default: all)
-  --${"target LIST".padEnd(22)}ours,ceiling (default: both)
+  --${"scenario LIST".padEnd(22)}${SCENARIOS.join(",")} (default: all = all but crossnode)
+  --${"target LIST".padEnd(22)}${TARGETS.join(",")} (default: each scenario's own; crossnode runs all four)
 ${Object.entries(NUMBERS)
   .map(([name, [value, help]]) => `  --${name.padEnd(22)}${help} (default ${value})`)
   .join("\n")}
@@ -68,8 +89,8 @@ ${Object.entries(NUMBERS)
   --${"profile DIR".padEnd(22)}write each server's CPU profile (markdown) there; slows the servers
   --help`;
 
-function list<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
-  if (text === "all") return [...allowed];
+function list<T extends string>(text: string, allowed: readonly T[], what: string, all = allowed): T[] {
+  if (text === "all") return [...all];
   const items = text.split(",").map((item) => item.trim()).filter(Boolean);
   for (const item of items) {
     if (!allowed.includes(item as T)) throw new Error(`unknown ${what} "${item}" (expected ${allowed.join(", ")})`);
@@ -77,10 +98,14 @@ function list<T extends string>(text: string, allowed: readonly T[], what: strin
   return items as T[];
 }
 
+/** Flags for which 0 means "none" rather than a mistake. */
+const ZERO_ALLOWED: ReadonlySet<string> = new Set(["burst", "burst-stall"]);
+
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${text}"`);
+  const floor = ZERO_ALLOWED.has(name) ? value < 0 : value <= 0;
+  if (!Number.isFinite(value) || floor) throw new Error(`--${name} must be a positive number, got "${text}"`);
   return value;
 }
 
@@ -89,7 +114,7 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     args: argv,
     options: {
       scenario: { type: "string", default: "all" },
-      target: { type: "string", default: "ours,ceiling" },
+      target: { type: "string" },
       out: { type: "string", default: "bench/results" },
       profile: { type: "string" },
       help: { type: "boolean", default: false },
@@ -103,8 +128,8 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
   const int = (name: keyof typeof NUMBERS) => Math.round(n(name));
 
   const options: BenchOptions = {
-    scenarios: list(values.scenario!, SCENARIOS, "scenario"),
-    targets: list(values.target!, TARGETS, "target"),
+    scenarios: list(values.scenario!, SCENARIOS, "scenario", DEFAULT_SCENARIOS),
+    targets: values.target === undefined ? null : list(values.target, TARGETS, "target"),
     repeat: int("repeat"),
     warmupMs: n("warmup") * 1000,
     durationMs: n("duration") * 1000,
@@ -123,11 +148,21 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     idle: int("idle"),
     idleProcs: int("idle-procs"),
     httpClients: int("http-clients"),
+    crossSubscribers: int("cross-subscribers"),
+    crossRate: n("cross-rate"),
+    burst: int("burst"),
+    burstSubscribers: int("burst-subscribers"),
+    burstPayloadBytes: int("burst-payload"),
+    burstStallMs: Math.min(100, n("burst-stall")),
+    burstMs: n("burst-seconds") * 1000,
+    burstDrainMs: n("burst-drain") * 1000,
     outDir: values.out!,
     profileDir: values.profile ?? null,
   };
   for (const [what, sockets, procs] of [
     ["--subscribers", options.subscribers, options.procs],
+    ["--cross-subscribers", options.crossSubscribers, options.procs],
+    ["--burst-subscribers", options.burstSubscribers, 1],
     ["--channels", options.channels, options.procs],
     ["--chatters", options.chatters, options.procs],
     ["--presence", options.presence, options.procs],

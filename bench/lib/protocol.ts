@@ -62,6 +62,8 @@ export interface HttpLoadParams {
   /** Closed-loop clients, each one keep-alive request at a time. */
   clients: number;
   durationMs: number;
+  /** Stop after this many triggers (all clients together), even if `durationMs` is not up. */
+  maxCount?: number;
   payloadBytes: number;
 }
 
@@ -95,6 +97,9 @@ export interface Snapshot {
   /** Sockets closed by the server since they opened. */
   closed: number;
   firstError: string | null;
+  /** Wall clock (lib/clock.ts) of the latest delivery and of the latest completed request; 0: none. */
+  lastDeliveredAt: number;
+  lastCompletedAt: number;
 }
 
 export interface Methods {
@@ -105,6 +110,8 @@ export interface Methods {
   http: { params: HttpLoadParams; result: null };
   chatter: { params: ChatterParams; result: null };
   churn: { params: ChurnParams; result: null };
+  /** Ends the `publish` and `http` loads running now, at their next step. */
+  halt: { params: null; result: null };
   closeAll: { params: null; result: null };
 }
 

@@ -3,10 +3,18 @@ import type { TargetKind } from "./targets.ts";
 
 export type RunOutcome = RunResult | { error: string };
 
+/** A ratio column: numerator target / denominator target. */
+export type Comparison = readonly [TargetKind, TargetKind];
+
+export const DEFAULT_COMPARISONS: readonly Comparison[] = [["ours", "ceiling"]];
+
 export interface ScenarioOutcome {
   name: ScenarioName;
   title: string;
   description: string;
+  /** The targets run, in table order, and the ratio columns (see Scenario). */
+  targets: TargetKind[];
+  comparisons: readonly Comparison[];
   /** Each target's repetitions folded into one (see aggregate.ts). */
   runs: Partial<Record<TargetKind, RunOutcome>>;
   /** Every repetition as measured, in order. */
@@ -36,20 +44,19 @@ function metricsOf(run: RunOutcome | undefined): Metric[] {
   return run && "metrics" in run ? run.metrics : [];
 }
 
-export function ratioOf(outcome: ScenarioOutcome, key: string): number | null {
-  const ours = metricsOf(outcome.runs.ours).find((m) => m.key === key)?.value;
-  const ceiling = metricsOf(outcome.runs.ceiling).find((m) => m.key === key)?.value;
-  if (ours === undefined || ceiling === undefined || !Number.isFinite(ours) || !Number.isFinite(ceiling) || ceiling === 0) return null;
-  return ours / ceiling;
+/** a/b of one metric (ours/ceiling unless told), null when either is missing or b is 0. */
+export function ratioOf(outcome: Pick<ScenarioOutcome, "runs">, key: string, [a, b]: Comparison = ["ours", "ceiling"]): number | null {
+  const top = metricsOf(outcome.runs[a]).find((m) => m.key === key)?.value;
+  const bottom = metricsOf(outcome.runs[b]).find((m) => m.key === key)?.value;
+  if (top === undefined || bottom === undefined || !Number.isFinite(top) || !Number.isFinite(bottom) || bottom === 0) return null;
+  return top / bottom;
 }
 
-/** ours/ceiling of one metric in each repetition, so the table shows how much it moved. */
-export function ratiosPerRepetition(outcome: ScenarioOutcome, key: string): Array<number | null> {
-  const ours = outcome.repetitions.ours ?? [];
-  const ceiling = outcome.repetitions.ceiling ?? [];
-  return ours.map((run, i) =>
-    ratioOf({ ...outcome, runs: { ours: run, ...(ceiling[i] ? { ceiling: ceiling[i] } : {}) } }, key),
-  );
+/** a/b of one metric in each repetition, so the table shows how much it moved. */
+export function ratiosPerRepetition(outcome: ScenarioOutcome, key: string, [a, b]: Comparison = ["ours", "ceiling"]): Array<number | null> {
+  const tops = outcome.repetitions[a] ?? [];
+  const bottoms = outcome.repetitions[b] ?? [];
+  return tops.map((run, i) => ratioOf({ runs: { [a]: run, ...(bottoms[i] ? { [b]: bottoms[i] } : {}) } }, key, [a, b]));
 }
 
 export function checkTargets(outcomes: ScenarioOutcome[]): TargetCheck[] {
@@ -78,23 +85,35 @@ function targetCell(checks: TargetCheck[], scenario: ScenarioName, key: string):
   return `${check.rule} ${check.required} ${verdict}`;
 }
 
-/** One markdown table per scenario: ours, ceiling, ratio and, where the issue sets one, the target. */
+/**
+ * One markdown table per scenario: each target's value, the ratio columns and, where the issue
+ * sets one, the target. "per run" shows the first ratio in each repetition. Scenarios with their
+ * own comparisons have no targets, so that column is left out of their (wide) tables.
+ */
 export function renderScenario(outcome: ScenarioOutcome, checks: TargetCheck[]): string {
   const lines = [`### ${outcome.title} — ${outcome.description}`, ""];
-  const ours = metricsOf(outcome.runs.ours);
-  const ceiling = metricsOf(outcome.runs.ceiling);
-  const keys = ours.length > 0 ? ours : ceiling;
-  const repeated = (outcome.repetitions.ours?.length ?? 0) > 1;
+  const columns = outcome.targets.filter((kind) => outcome.runs[kind]);
+  const metrics = new Map(columns.map((kind) => [kind, metricsOf(outcome.runs[kind])]));
+  const comparisons = outcome.comparisons.filter(([a, b]) => columns.includes(a) && columns.includes(b));
+  const first = comparisons[0];
+  // Every metric any target reported, in the order they first appear.
+  const rows = new Map<string, Metric>();
+  for (const list of metrics.values()) for (const m of list) if (!rows.has(m.key)) rows.set(m.key, m);
+  const repeated = first !== undefined && (outcome.repetitions[first[0]]?.length ?? 0) > 1;
+  const withTargets = outcome.comparisons.length === 1 && outcome.comparisons[0]![0] === "ours" && outcome.comparisons[0]![1] === "ceiling";
   const fixed = (ratio: number | null) => (ratio === null ? "–" : ratio.toFixed(2));
-  if (keys.length > 0) {
-    lines.push(
-      `| metric | unit | ours | ceiling | ours/ceiling |${repeated ? " per run |" : ""} target |`,
-      `|---|---|--:|--:|--:|${repeated ? "--:|" : ""}---|`,
-    );
-    for (const m of keys) {
-      const value = (list: Metric[]) => format(list.find((x) => x.key === m.key)?.value);
-      const perRun = repeated ? ` ${ratiosPerRepetition(outcome, m.key).map(fixed).join(" / ")} |` : "";
-      lines.push(`| ${m.label} | ${m.unit} | ${value(ours)} | ${value(ceiling)} | ${fixed(ratioOf(outcome, m.key))} |${perRun} ${targetCell(checks, outcome.name, m.key)} |`);
+  if (rows.size > 0) {
+    const head = [...columns, ...comparisons.map(([a, b]) => `${a}/${b}`), ...(repeated ? ["per run"] : []), ...(withTargets ? ["target"] : [])];
+    const align = [...columns.map(() => "--:"), ...comparisons.map(() => "--:"), ...(repeated ? ["--:"] : []), ...(withTargets ? ["---"] : [])];
+    lines.push(`| metric | unit | ${head.join(" | ")} |`, `|---|---|${align.join("|")}|`);
+    for (const m of rows.values()) {
+      const cells = [
+        ...columns.map((kind) => format(metrics.get(kind)!.find((x) => x.key === m.key)?.value)),
+        ...comparisons.map((pair) => fixed(ratioOf(outcome, m.key, pair))),
+        ...(repeated ? [ratiosPerRepetition(outcome, m.key, first).map(fixed).join(" / ")] : []),
+      ];
+      const target = withTargets ? ` ${targetCell(checks, outcome.name, m.key)} |` : "";
+      lines.push(`| ${m.label} | ${m.unit} | ${cells.join(" | ")} |${target}`);
     }
   }
   for (const [kind, run] of Object.entries(outcome.runs)) {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import type { BenchOptions } from "./flags.ts";
-import type { ScenarioOutcome, TargetCheck } from "./report.ts";
+import type { Comparison, ScenarioOutcome, TargetCheck } from "./report.ts";
 import { ratioOf } from "./report.ts";
 
 export interface Machine {
@@ -35,7 +35,12 @@ export function writeResults(options: BenchOptions, outcomes: ScenarioOutcome[],
   const path = join(options.outDir, `${startedAt.toISOString().replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}.json`);
   const scenarios = outcomes.map((outcome) => {
     const keys = new Set(Object.values(outcome.runs).flatMap((run) => (run && "metrics" in run ? run.metrics.map((m) => m.key) : [])));
-    return { ...outcome, ratios: Object.fromEntries([...keys].map((key) => [key, ratioOf(outcome, key)])) };
+    const ratios = (pair: Comparison) => Object.fromEntries([...keys].map((key) => [key, ratioOf(outcome, key, pair)]));
+    return {
+      ...outcome,
+      ratios: ratios(["ours", "ceiling"]),
+      ratiosBy: Object.fromEntries(outcome.comparisons.map((pair) => [`${pair[0]}/${pair[1]}`, ratios(pair)])),
+    };
   });
   writeFileSync(
     path,

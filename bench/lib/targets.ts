@@ -6,36 +6,79 @@ import { fileURLToPath } from "node:url";
 import type { Children } from "./children.ts";
 import { withTimeout } from "./clock.ts";
 import type { Credentials } from "./protocol.ts";
+import type { PubsubClient } from "./redis.ts";
 
-export type TargetKind = "ours" | "ceiling";
+/** One server process. */
+export type NodeKind = "ours" | "ceiling";
+/** Two of our servers with scaling over a Redis of their own (lib/fleet.ts), by subscriber mode. */
+export type FleetKind = "ours-worker" | "ours-inline";
+export type TargetKind = NodeKind | FleetKind;
+
+export function isFleetKind(kind: TargetKind): kind is FleetKind {
+  return kind === "ours-worker" || kind === "ours-inline";
+}
 
 export const CREDENTIALS: Credentials = { appId: "1", key: "k", secret: "s" };
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CEILING = fileURLToPath(new URL("../ceiling.ts", import.meta.url));
+const STALL = fileURLToPath(new URL("./stall.ts", import.meta.url));
 const BANNER = /Starting server on [^\s:]+:(\d+)/;
 const START_TIMEOUT_MS = 15_000;
 const TAIL_LINES = 20;
 
 /** A server under load: where to reach it and which pid to read /proc of. */
 export interface Target {
-  /** "ours", "ceiling", or an experiment's variant name. */
+  /** "ours", "ceiling", a fleet kind, or an experiment's variant name. */
   kind: string;
+  /** The server the subscribers are on (node B of a fleet). */
   pid: number;
   wsUrl: string;
+  /** Where triggers go: the same server, or node A of a fleet. */
   apiBase: string;
+  /** Set for a fleet only. */
+  fleet?: FleetInfo;
+  /** Set when started with a stall (lib/stall.ts): blocks its main thread, or stops blocking it. */
+  toggleStall?: () => void;
   /** The server's last output lines, for error reports. */
   tail(): string;
   stop(): Promise<void>;
 }
 
-function configFile(): { path: string; remove: () => void } {
+/** What the cross-node scenario reads beyond node B: node A, Redis, and B's subscriber connection. */
+export interface FleetInfo {
+  /** Node A, which takes the triggers and publishes them to Redis. */
+  publisherPid: number;
+  redisPid: number;
+  /** Redis' client id of node B's subscriber connection; it changes if B reconnects. */
+  subscriberId: string;
+  pubsubClients(): Promise<PubsubClient[]>;
+  /** How often node B has logged "Redis subscriber disconnected" so far. */
+  subscriberDisconnects(): number;
+}
+
+/** Blocking the main thread on demand (lib/stall.ts): `ms` of every 100 ms, for `forMs` at most. */
+export interface StallSettings {
+  ms: number;
+  forMs: number;
+}
+
+/** How the runner starts servers, the same for every target of a run. */
+export interface ServerOptions {
+  /** Directory for CPU profiles (bun --cpu-prof-md); null: no profiling. */
+  profileDir: string | null;
+  /** Preload the stall into the server the subscribers are on; null: plain server. */
+  stall: StallSettings | null;
+}
+
+/** Our config with the bench app; `scaling` is `server.scaling` as in src/config/schema.ts. */
+export function configFile(scaling?: Record<string, unknown>): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-bench-"));
   const path = join(dir, "config.json");
   writeFileSync(
     path,
     JSON.stringify({
-      server: { host: "127.0.0.1", port: 0 },
+      server: { host: "127.0.0.1", port: 0, ...(scaling ? { scaling } : {}) },
       apps: [
         {
           app_id: CREDENTIALS.appId,
@@ -74,15 +117,40 @@ async function drain(stream: ReadableStream<Uint8Array>, tail: string[], onLine:
  * as `npx bun src/cli.ts start --config …` would, but with the bun binary itself so the pid we
  * measure is the server's and not npx's.
  */
-export async function startTarget(kind: TargetKind, children: Children, profileDir: string | null): Promise<Target> {
-  const config = kind === "ours" ? configFile() : null;
-  // Bun writes the profile when the server exits, which it does on the SIGTERM that stops it.
-  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${Date.now()}`] : [];
-  const cmd =
-    kind === "ours"
-      ? [process.execPath, ...profile, "src/cli.ts", "start", "--config", config!.path]
-      : [process.execPath, ...profile, CEILING, "--port", "0"];
-  return startServerProcess(kind, cmd, children, () => config?.remove());
+export async function startTarget(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
+  if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0"], children, server, () => {});
+  return startOurs(kind, configFile(), children, server);
+}
+
+/**
+ * Runs `bun [preload] [profile] ...script` as a server. Bun writes a profile when the server
+ * exits, which it does on the SIGTERM that stops it.
+ */
+async function startBun(
+  name: string,
+  script: string[],
+  children: Children,
+  { profileDir, stall }: ServerOptions,
+  cleanup: () => void,
+  onLine?: (line: string) => void,
+): Promise<Target> {
+  const preload = stall ? ["--preload", STALL] : [];
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}`] : [];
+  const env: Record<string, string> = stall ? { BENCH_STALL_MS: String(stall.ms), BENCH_STALL_FOR_MS: String(stall.forMs) } : {};
+  const target = await startServerProcess(name, [process.execPath, ...preload, ...profile, ...script], children, cleanup, env, onLine);
+  // Without the preload, SIGUSR2's default action would kill the server.
+  return stall ? { ...target, toggleStall: () => process.kill(target.pid, "SIGUSR2") } : target;
+}
+
+/** Our server on `config`, which it removes when stopped; `onLine` sees every line it prints. */
+export function startOurs(
+  name: string,
+  config: { path: string; remove: () => void },
+  children: Children,
+  server: ServerOptions,
+  onLine?: (line: string) => void,
+): Promise<Target> {
+  return startBun(name, ["src/cli.ts", "start", "--config", config.path], children, server, config.remove, onLine);
 }
 
 /**
@@ -95,6 +163,8 @@ export async function startServerProcess(
   children: Children,
   cleanup = () => {},
   env: Record<string, string> = {},
+  /** Sees every line of stdout and stderr (our warnings go to stderr). */
+  watch: (line: string) => void = () => undefined,
 ): Promise<Target> {
   const child: Subprocess<"ignore", "pipe", "pipe"> = children.track(
     Bun.spawn(cmd, {
@@ -111,9 +181,10 @@ export async function startServerProcess(
   const onLine = (line: string) => {
     const match = BANNER.exec(line);
     if (match) resolvePort(Number(match[1]));
+    watch(line);
   };
   void drain(child.stdout, tail, onLine);
-  void drain(child.stderr, tail, () => undefined);
+  void drain(child.stderr, tail, watch);
   const stop = async () => {
     await children.stop(child);
     cleanup();

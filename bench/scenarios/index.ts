@@ -1,9 +1,10 @@
 import { channels } from "./channels.ts";
 import { chatter } from "./chatter.ts";
+import { crossnode } from "./crossnode.ts";
 import { fanout } from "./fanout.ts";
 import { http } from "./http.ts";
 import { idle } from "./idle.ts";
 import { presence } from "./presence.ts";
 import type { Scenario, ScenarioName } from "./types.ts";
 
-export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http };
+export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode };

@@ -21,6 +21,8 @@ export interface Window {
   /** Snapshots of the generators passed as `only`, when a metric needs just those (e.g. the publisher). */
   parts: Snapshot[];
   serverCpuSeconds: number;
+  /** CPU seconds of each of `others` (a fleet's node A and Redis) over the same window. */
+  othersCpuSeconds: number[];
   wallSeconds: number;
 }
 
@@ -36,6 +38,8 @@ export function combine(snapshots: Snapshot[]): Combined {
     wallSeconds: 0,
     closed: 0,
     firstError: null,
+    lastDeliveredAt: 0,
+    lastCompletedAt: 0,
     generatorCpuMax: 0,
   };
   for (const snapshot of snapshots) {
@@ -49,6 +53,8 @@ export function combine(snapshots: Snapshot[]): Combined {
     combined.wallSeconds = Math.max(combined.wallSeconds, snapshot.wallSeconds);
     combined.closed += snapshot.closed;
     combined.firstError ??= snapshot.firstError;
+    combined.lastDeliveredAt = Math.max(combined.lastDeliveredAt, snapshot.lastDeliveredAt);
+    combined.lastCompletedAt = Math.max(combined.lastCompletedAt, snapshot.lastCompletedAt);
     combined.generatorCpuMax = Math.max(combined.generatorCpuMax, snapshot.cpuSeconds / snapshot.wallSeconds);
   }
   return combined;
@@ -56,16 +62,25 @@ export function combine(snapshots: Snapshot[]): Combined {
 
 /**
  * Waits out the warm-up, marks every generator and the server's CPU together, waits the window,
- * and reads everything back. The load must already be running and last past the window.
+ * and reads everything back. The load must already be running and last past the window. The CPU
+ * of `others` (pids besides the server's) is read over the same window.
  */
-export async function measure(target: Target, generators: GeneratorHandle[], warmupMs: number, durationMs: number): Promise<Window> {
+export async function measure(
+  target: Target,
+  generators: GeneratorHandle[],
+  warmupMs: number,
+  durationMs: number,
+  others: number[] = [],
+): Promise<Window> {
   await sleep(warmupMs);
   await Promise.all(generators.map((generator) => generator.call("mark", null, CALL_TIMEOUT_MS)));
   const mark = markCpu(target.pid);
+  const otherMarks = others.map(markCpu);
   await sleep(durationMs);
   const server = cpuSince(target.pid, mark);
+  const othersCpuSeconds = others.map((pid, i) => cpuSince(pid, otherMarks[i]!).cpuSeconds);
   const parts = await Promise.all(generators.map((generator) => generator.call("snapshot", null, CALL_TIMEOUT_MS)));
-  return { load: combine(parts), parts, serverCpuSeconds: server.cpuSeconds, wallSeconds: server.wallSeconds };
+  return { load: combine(parts), parts, serverCpuSeconds: server.cpuSeconds, othersCpuSeconds, wallSeconds: server.wallSeconds };
 }
 
 /** `total` split into `parts` near-equal counts with their global offsets. */

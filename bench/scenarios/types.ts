@@ -1,8 +1,8 @@
 import type { BenchOptions } from "../lib/flags.ts";
 import type { GeneratorHandle } from "../lib/generator-handle.ts";
-import type { Target } from "../lib/targets.ts";
+import type { StallSettings, Target, TargetKind } from "../lib/targets.ts";
 
-export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http";
+export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http" | "crossnode";
 
 /** One measured number. `better` says which way is good; null for context-only numbers. */
 export interface Metric {
@@ -31,5 +31,13 @@ export interface Scenario {
   title: string;
   /** What the load is, in one line, for the table heading. */
   describe(options: BenchOptions): string;
+  /** The targets it runs against unless --target says otherwise; default ours and ceiling. */
+  targets?: readonly TargetKind[];
+  /** Ratio columns of its table, as [numerator, denominator]; default ours/ceiling. */
+  comparisons?: ReadonlyArray<readonly [TargetKind, TargetKind]>;
+  /** Start the subscribers' server with lib/stall.ts so the scenario can block its main thread. */
+  stall?(options: BenchOptions): StallSettings | null;
+  /** Time a run may take beyond set-up, warm-up and window (phases of its own, bounded). */
+  extraMs?(options: BenchOptions): number;
   run(context: ScenarioContext): Promise<RunResult>;
 }

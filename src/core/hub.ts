@@ -78,7 +78,7 @@ export class Hub implements BusSink {
     const app = connection.app;
     const max = app.config.max_connections;
     if (max !== null && app.connections.size + this.bus.remoteConnections(app.id) >= max) {
-      this.log.debug("Connection Refused", `${connection.socketId} ${app.id} over quota`);
+      this.log.warn(`Connection refused: app ${app.id} is at max_connections (${max})`);
       this.refuse(connection.socket, "overQuota");
       return;
     }
@@ -340,7 +340,6 @@ export class Hub implements BusSink {
     } else {
       frame = JSON.stringify(message.message);
     }
-    this.fanOut(app, message.channel, frame, connection);
-    this.bus.event(app.id, message.channel, frame, connection.socketId);
+    this.deliver(app, message.channel, frame, connection.socketId);
   }
 }
