@@ -26,7 +26,7 @@ const DEFAULT_TARGETS: readonly TargetKind[] = ["ours", "ceiling"];
 async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptions, children: Children): Promise<RunOutcome> {
   let target: Target;
   try {
-    const server: ServerOptions = { profileDir: options.profileDir, stall: scenario.stall?.(options) ?? null };
+    const server: ServerOptions = { profileDir: options.profileDir, stall: scenario.stall?.(options, kind) ?? null };
     target = isFleetKind(kind) ? await startFleet(kind, children, server) : await startTarget(kind, children, server);
   } catch (error) {
     // One target that cannot start (no redis-server, say) fails its runs, not the whole bench.

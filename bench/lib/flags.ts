@@ -39,8 +39,8 @@ export interface BenchOptions {
   burst: number;
   burstSubscribers: number;
   burstPayloadBytes: number;
-  /** Milliseconds of every 100 that node B's main thread is blocked while the burst is sent; 0: never. */
-  burstStallMs: number;
+  /** Percent of node B's main thread taken by lib/stall.ts while the burst is sent; 0: none. */
+  burstStallPercent: number;
   burstMs: number;
   burstDrainMs: number;
   outDir: string;
@@ -73,7 +73,7 @@ const NUMBERS = {
   burst: [50_000, "crossnode: burst events, as fast as the API takes them (0: no burst)"],
   "burst-subscribers": [20, "crossnode: subscribers of the burst channel, on node B"],
   "burst-payload": [100, "crossnode: bytes of event data in the burst"],
-  "burst-stall": [50, "crossnode: ms of every 100 ms node B's main thread is blocked while the burst is sent (0: none)"],
+  "burst-stall": [95, "crossnode: percent of node B's main thread kept busy while the burst is sent (0: none, at most 99)"],
   "burst-seconds": [15, "crossnode: longest the burst may take to send"],
   "burst-drain": [20, "crossnode: longest to wait for the burst's deliveries after the last send"],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -153,7 +153,7 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     burst: int("burst"),
     burstSubscribers: int("burst-subscribers"),
     burstPayloadBytes: int("burst-payload"),
-    burstStallMs: Math.min(100, n("burst-stall")),
+    burstStallPercent: Math.min(99, n("burst-stall")),
     burstMs: n("burst-seconds") * 1000,
     burstDrainMs: n("burst-drain") * 1000,
     outDir: values.out!,

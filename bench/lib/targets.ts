@@ -38,7 +38,7 @@ export interface Target {
   apiBase: string;
   /** Set for a fleet only. */
   fleet?: FleetInfo;
-  /** Set when started with a stall (lib/stall.ts): blocks its main thread, or stops blocking it. */
+  /** Set when started with a stall (lib/stall.ts): switches the main-thread load on or off. */
   toggleStall?: () => void;
   /** The server's last output lines, for error reports. */
   tail(): string;
@@ -57,9 +57,9 @@ export interface FleetInfo {
   subscriberDisconnects(): number;
 }
 
-/** Blocking the main thread on demand (lib/stall.ts): `ms` of every 100 ms, for `forMs` at most. */
+/** Keeping the main thread busy on demand (lib/stall.ts): `percent` of its time, for `forMs` at most. */
 export interface StallSettings {
-  ms: number;
+  percent: number;
   forMs: number;
 }
 
@@ -136,7 +136,7 @@ async function startBun(
 ): Promise<Target> {
   const preload = stall ? ["--preload", STALL] : [];
   const profile = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}`] : [];
-  const env: Record<string, string> = stall ? { BENCH_STALL_MS: String(stall.ms), BENCH_STALL_FOR_MS: String(stall.forMs) } : {};
+  const env: Record<string, string> = stall ? { BENCH_STALL_PERCENT: String(stall.percent), BENCH_STALL_FOR_MS: String(stall.forMs) } : {};
   const target = await startServerProcess(name, [process.execPath, ...preload, ...profile, ...script], children, cleanup, env, onLine);
   // Without the preload, SIGUSR2's default action would kill the server.
   return stall ? { ...target, toggleStall: () => process.kill(target.pid, "SIGUSR2") } : target;

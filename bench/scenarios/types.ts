@@ -36,7 +36,7 @@ export interface Scenario {
   /** Ratio columns of its table, as [numerator, denominator]; default ours/ceiling. */
   comparisons?: ReadonlyArray<readonly [TargetKind, TargetKind]>;
   /** Start the subscribers' server with lib/stall.ts so the scenario can block its main thread. */
-  stall?(options: BenchOptions): StallSettings | null;
+  stall?(options: BenchOptions, kind: TargetKind): StallSettings | null;
   /** Time a run may take beyond set-up, warm-up and window (phases of its own, bounded). */
   extraMs?(options: BenchOptions): number;
   run(context: ScenarioContext): Promise<RunResult>;
