@@ -19,17 +19,26 @@ export function signatureProblem(app: AppState, request: SignedRequest): string 
   const params = parseQuery(request.search);
   if (params === null) return "the query string is not valid form encoding";
   // The first value of a repeated parameter counts, as URLSearchParams.get would have it.
-  const first = (name: string) => params.find((pair) => pair[0] === name)?.[1] ?? null;
-  const signature = first("auth_signature");
+  let signature: string | null = null;
+  let key: string | null = null;
+  let version: string | null = null;
+  let stamp: string | null = null;
+  let given: string | null = null;
+  for (const [name, value] of params) {
+    if (name === "auth_signature") signature ??= value;
+    else if (name === "auth_key") key ??= value;
+    else if (name === "auth_version") version ??= value;
+    else if (name === "auth_timestamp") stamp ??= value;
+    else if (name === "body_md5") given ??= value;
+  }
   if (!signature) return "auth_signature is missing";
-  if (first("auth_key") !== app.key) return "auth_key is not the app key";
-  if (first("auth_version") !== "1.0") return "auth_version must be 1.0";
-  const timestamp = Number(first("auth_timestamp") ?? Number.NaN);
+  if (key !== app.key) return "auth_key is not the app key";
+  if (version !== "1.0") return "auth_version must be 1.0";
+  const timestamp = Number(stamp ?? Number.NaN);
   if (!Number.isFinite(timestamp) || Math.abs(request.nowMs / 1000 - timestamp) > TIMESTAMP_WINDOW) {
     return "auth_timestamp is missing or more than 600 s from now";
   }
   const bodyMd5 = request.body.length > 0 ? md5Hex(request.body) : null;
-  const given = first("body_md5");
   if (given !== null && bodyMd5 !== null && given !== bodyMd5) return "body_md5 does not match the body";
   // pusher-http-php signs the path without the server prefix; other clients sign what they request.
   for (const path of request.paths) {
