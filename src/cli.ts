@@ -59,7 +59,9 @@ const start = defineCommand({
     const { host, path, hostname, tls } = config.server;
     log.info(`Starting ${tls ? "secure " : ""}server on ${host}:${server.port}${path}${hostname ? ` (${hostname})` : ""}`);
     if (tls) log.info(`TLS certificate ${tls.cert}, key ${tls.key}`);
-    for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${hostname ?? host}:${server.port}${path}/app/${app.key}`);
+    // Bound to every interface, the server is reachable on loopback: print an address that works.
+    const reachable = hostname ?? (host === "0.0.0.0" ? "127.0.0.1" : host);
+    for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${reachable}:${server.port}${path}/app/${app.key}`);
     const capacity = capacityReport(config, openFilesLimit());
     for (const line of capacity.info) log.info(line);
     for (const line of capacity.warnings) log.warn(line);
