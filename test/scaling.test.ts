@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
+import { FLEET_METRICS_TOKEN, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
@@ -137,6 +137,17 @@ describe("a 3-node fleet over Redis", () => {
     const late = await connect(nodes[2]!);
     await late.subscribe("cache-fleet");
     expect(await late.next("cached")).toEqual({ event: "cached", data: '{"v":1}', channel: "cache-fleet" });
+  });
+
+  test("each node reports the Redis link on /metrics", async () => {
+    for (const node of nodes) {
+      const text = await (await fetch(`${node.url}/metrics?token=${FLEET_METRICS_TOKEN}`)).text();
+      expect(text).toContain('reverb_bus_connected{connection="publisher"} 1');
+      expect(text).toContain('reverb_bus_connected{connection="subscriber"} 1');
+      expect(text).toContain("reverb_bus_peers 2");
+      expect(text).toContain("reverb_bus_buffered 0");
+      expect(text).toMatch(/reverb_bus_backlog_seconds \d/);
+    }
   });
 
   test("terminate_connections closes the user's sockets on every node", async () => {

@@ -31,6 +31,12 @@ export interface BusHealth {
   droppedTotal: number;
   /** Largest delay seen on the last heartbeat from each peer, in milliseconds. */
   lagMs: number;
+  /**
+   * Largest wait over the last heartbeat or two between the subscriber hearing messages and the
+   * socket loop applying them: how far a busy loop has fallen behind Redis (the subscriber never
+   * does).
+   */
+  backlogMs: number;
 }
 
 /** How the core tells the rest of the fleet. The local bus (one node) tells no one. */

@@ -49,6 +49,9 @@ export class RedisBus implements Bus {
   private lastResyncRequest = 0;
   private querySequence = 0;
   private readonly outageLogged = { publisher: false, subscriber: false };
+  /** The largest backlog seen in this heartbeat interval and in the one before. */
+  private backlogMs = 0;
+  private previousBacklogMs = 0;
   private readonly where: string;
 
   constructor(
@@ -134,6 +137,7 @@ export class RedisBus implements Bus {
     let lagMs = 0;
     for (const peer of this.peers.values()) lagMs = Math.max(lagMs, peer.lagMs);
     return {
+      backlogMs: Math.max(this.backlogMs, this.previousBacklogMs),
       publisherConnected: this.publisherUp,
       subscriberConnected: this.subscriberUp,
       peers: this.peers.size,
@@ -192,6 +196,7 @@ export class RedisBus implements Bus {
 
   private subscriberReport(report: SubscriberReport): void {
     if (report.type === "messages") {
+      this.backlogMs = Math.max(this.backlogMs, Date.now() - report.heardAt);
       for (const text of report.messages) this.receive(text);
     } else if (report.type === "error") {
       this.connectionError("subscriber", report.message);
@@ -217,6 +222,8 @@ export class RedisBus implements Bus {
 
   private beat(): void {
     const now = Date.now();
+    this.previousBacklogMs = this.backlogMs;
+    this.backlogMs = 0;
     this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
     if (!this.subscriberUp) return;
     const limit = this.config.node_timeout * 1000;

@@ -11,7 +11,8 @@ export interface SubscriberCommand {
 
 /** What the subscriber reports. Messages come in batches, raw; the main thread decodes them. */
 export type SubscriberReport =
-  | { type: "messages"; messages: string[] }
+  /** `heardAt`: when the batch left the subscriber, so the reader can tell how far behind it is. */
+  | { type: "messages"; messages: string[]; heardAt: number }
   | { type: "status"; state: "ready" | "down" }
   | { type: "error"; message: string };
 
@@ -25,7 +26,7 @@ export function runSubscriber(command: SubscriberCommand, report: (message: Subs
   const flush = () => {
     const messages = batch;
     batch = [];
-    report({ type: "messages", messages });
+    report({ type: "messages", messages, heardAt: Date.now() });
   };
   redis.on("message", (_channel: string, message: string) => {
     if (message.startsWith(command.ownPrefix)) return;

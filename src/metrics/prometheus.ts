@@ -39,6 +39,9 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string
     family("reverb_bus_buffered", "gauge", "Envelopes waiting for Redis to come back.", [["", bus.buffered]]);
     family("reverb_bus_dropped_total", "counter", "Envelopes dropped because the buffer was full.", [["", bus.droppedTotal]]);
     family("reverb_bus_lag_seconds", "gauge", "Largest heartbeat delay from a peer.", [["", bus.lagMs / 1000]]);
+    family("reverb_bus_backlog_seconds", "gauge", "Largest recent wait between the Redis subscriber hearing messages and the socket loop applying them.", [
+      ["", bus.backlogMs / 1000],
+    ]);
   }
   return `${lines.join("\n")}\n`;
 }

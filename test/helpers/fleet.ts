@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { APP } from "./server.ts";
 import { until } from "./waits.ts";
 
+/** Every test node serves /metrics with this token. */
+export const FLEET_METRICS_TOKEN = "fleet-metrics";
+
 const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
 
 /** One server process of a fleet, with its output kept for assertions. */
@@ -39,6 +42,7 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
       server: {
         host: "127.0.0.1",
         port: 0,
+        metrics_token: FLEET_METRICS_TOKEN,
         scaling: { enabled: true, node_timeout: options.nodeTimeout ?? 3, query_timeout: 1000, server: { url: options.redisUrl }, ...options.scaling },
       },
       apps: [{ ...APP, accept_client_events_from: "members", ...options.app }],
