@@ -147,7 +147,11 @@ describe("fleet faults", () => {
     }, "delivery after the subscriber came back", 10_000);
   });
 
-  test("200k cross-node events while the receiving loop is blocked: none lost, subscriber never dropped", async () => {
+  /**
+   * An in-process node with one subscriber on "burst"; `total` envelopes go into Redis from
+   * another process while this thread, the node's socket loop, is blocked for 3 s.
+   */
+  async function burstWhileBlocked(total: number, scaling: Record<string, unknown> = {}) {
     const redis = await RedisServer.start();
     cleanups.push(() => redis.kill());
     // 200k envelopes are ~20 MB: a subscriber that stopped reading while the loop is blocked would
@@ -163,7 +167,7 @@ describe("fleet faults", () => {
       debug: () => {},
     };
     const config = v.parse(ConfigSchema, {
-      server: { host: "127.0.0.1", port: 0, scaling: { enabled: true, server: { url: redis.url } } },
+      server: { host: "127.0.0.1", port: 0, scaling: { enabled: true, server: { url: redis.url }, ...scaling } },
       apps: [{ ...APP, max_message_size: 0 }],
     });
     const server: RunningServer = startServer(config, log);
@@ -172,30 +176,53 @@ describe("fleet faults", () => {
     const client = await connect(`ws://127.0.0.1:${server.port}/app/${APP.key}`);
     await client.subscribe("burst");
     // Counted apart from RawClient's frame log, which is not made for 200k frames.
-    let received = 0;
-    let last = "";
+    const seen = { received: 0, last: "" };
     client.ws.addEventListener("message", (event) => {
-      received++;
-      last = String(event.data);
+      seen.received++;
+      seen.last = String(event.data);
     });
 
-    const total = 200_000;
-    const publisher = Bun.spawn(
-      [process.execPath, join(import.meta.dir, "fixtures", "burst-publisher.ts"), redis.url, "reverb", APP.app_id, "burst", String(total)],
-      { stdout: "pipe", stderr: "inherit" },
-    );
-    cleanups.push(() => publisher.kill());
+    const publish = (count: number) => {
+      const publisher = Bun.spawn(
+        [process.execPath, join(import.meta.dir, "fixtures", "burst-publisher.ts"), redis.url, "reverb", APP.app_id, "burst", String(count)],
+        { stdout: "pipe", stderr: "inherit" },
+      );
+      cleanups.push(() => publisher.kill());
+      return publisher.exited;
+    };
+    const published = publish(total);
     // The socket loop is busy for 3 s; only the subscriber thread keeps reading Redis meanwhile.
     Bun.sleepSync(3000);
-    expect(await publisher.exited).toBe(0);
-    await until(() => received >= total, `${total} events`, 30_000).catch((error: Error) => {
-      throw new Error(`${error.message}: got ${received}; server said: ${lines.join(" | ")}`);
+    expect(await published).toBe(0);
+    return { server, lines, seen, publish };
+  }
+
+  test("200k cross-node events while the receiving loop is blocked: none lost, subscriber never dropped", async () => {
+    const total = 200_000;
+    const { server, lines, seen } = await burstWhileBlocked(total);
+    await until(() => seen.received >= total, `${total} events`, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}: got ${seen.received}; server said: ${lines.join(" | ")}`);
     });
     await quiet(200);
-    expect(received).toBe(total);
-    expect(JSON.parse(last).data).toBe(String(total - 1));
+    expect(seen.received).toBe(total);
+    expect(JSON.parse(seen.last).data).toBe(String(total - 1));
     expect(lines.filter((line) => /disconnected/.test(line))).toEqual([]);
     // The loop fell about 3 s behind the subscriber thread, and monitoring says so.
     expect(server.hub.bus.health()!.backlogMs).toBeGreaterThan(1000);
+  }, 90_000);
+
+  test("past max_backlog a blocked loop's subscriber drops and counts, and recovers afterwards", async () => {
+    const { server, lines, seen, publish } = await burstWhileBlocked(100_000, { max_backlog: 20_000 });
+    await until(() => lines.some((line) => /dropped \d+ incoming envelopes/.test(line)), "the drop warning", 10_000);
+    await quiet(500);
+    // What was admitted while blocked is delivered; the rest was counted, not queued.
+    expect(seen.received).toBeGreaterThanOrEqual(20_000);
+    expect(seen.received).toBeLessThan(100_000);
+    expect(server.hub.bus.health()!.droppedTotal).toBe(100_000 - seen.received);
+    expect(lines.filter((line) => /disconnected/.test(line))).toEqual([]);
+
+    const before = seen.received;
+    expect(await publish(10)).toBe(0);
+    await until(() => seen.received === before + 10, "events after the backlog cleared");
   }, 90_000);
 });

@@ -75,7 +75,7 @@ export class RedisBus implements Bus {
 
     this.subscriber = startSubscriber(
       this.config.subscriber,
-      { connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId) },
+      { connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId), maxBacklog: this.config.max_backlog },
       (report) => this.subscriberReport(report),
     );
 
@@ -197,6 +197,10 @@ export class RedisBus implements Bus {
   private subscriberReport(report: SubscriberReport): void {
     if (report.type === "messages") {
       this.backlogMs = Math.max(this.backlogMs, Date.now() - report.heardAt);
+      if (report.dropped > 0) {
+        this.droppedTotal += report.dropped;
+        this.log.warn(`Socket loop ${this.config.max_backlog} messages behind Redis: dropped ${report.dropped} incoming envelopes`);
+      }
       for (const text of report.messages) this.receive(text);
     } else if (report.type === "error") {
       this.connectionError("subscriber", report.message);

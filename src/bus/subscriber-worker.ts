@@ -3,10 +3,15 @@
  * socket loop never stops the subscription from being drained (Redis drops a pub/sub client
  * whose output buffer grows past its limit).
  */
-import { runSubscriber, type SubscriberCommand } from "./subscriber.ts";
+import { runSubscriber, type Applied, type RunningSubscriber, type SubscriberCommand } from "./subscriber.ts";
 
 declare const self: Worker;
 
-self.onmessage = (event: MessageEvent<SubscriberCommand>) => {
-  runSubscriber(event.data, (report) => self.postMessage(report));
+let subscriber: RunningSubscriber | null = null;
+
+/** The first message starts the subscriber; the rest say how far the socket loop has got. */
+self.onmessage = (event: MessageEvent<SubscriberCommand | Applied>) => {
+  const message = event.data;
+  if ("applied" in message) subscriber?.applied(message.applied);
+  else subscriber = runSubscriber(message, (report) => self.postMessage(report));
 };

@@ -20,6 +20,7 @@ export const SERVER_ENV = {
   "scaling.node_timeout": "REVERB_SCALING_NODE_TIMEOUT",
   "scaling.query_timeout": "REVERB_SCALING_QUERY_TIMEOUT",
   "scaling.max_buffered": "REVERB_SCALING_MAX_BUFFERED",
+  "scaling.max_backlog": "REVERB_SCALING_MAX_BACKLOG",
   "scaling.subscriber": "REVERB_SCALING_SUBSCRIBER",
   "scaling.server.url": "REDIS_URL",
   "scaling.server.host": "REDIS_HOST",

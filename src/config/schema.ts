@@ -110,6 +110,8 @@ const ScalingSchema = v.object({
   query_timeout: v.optional(integer(10), 2_000),
   /** Where the Redis subscriber runs: its own thread, or the socket loop's (see bench/). */
   subscriber: v.optional(v.picklist(["worker", "inline"], "must be worker or inline"), "worker"),
+  /** Envelopes heard but not yet applied by a busy socket loop; newer ones are dropped beyond it. */
+  max_backlog: v.optional(integer(1), 500_000),
   /** Envelopes kept while Redis is unreachable; older ones are dropped beyond it. */
   max_buffered: v.optional(integer(0), 10_000),
   server: v.optional(
