@@ -23,7 +23,6 @@ export interface ApiOptions {
   clock?: () => number;
 }
 
-const EMPTY_OBJECT = "{}";
 const UTF8 = new TextDecoder();
 
 /**
@@ -105,9 +104,9 @@ export function createApi(options: ApiOptions) {
         return channelInfos(app, [route.channel], info).then(([attributes]) => json(attributes));
       }
       case "channel_users": {
-        if (!channelKind(route.channel).presence) return new Response(EMPTY_OBJECT, { status: 400, headers: { "Content-Type": "application/json" } });
+        if (!channelKind(route.channel).presence) return json({}, 400);
         const users = channelUsers(app, route.channel);
-        if (users === null) return new Response(EMPTY_OBJECT, { status: 404, headers: { "Content-Type": "application/json" } });
+        if (users === null) return json({}, 404);
         return json({ users });
       }
       case "terminate_connections": {

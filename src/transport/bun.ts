@@ -2,7 +2,7 @@ import type { Server, ServerWebSocket } from "bun";
 import type { Config } from "../config/schema.ts";
 import { Connection } from "../core/connection.ts";
 import type { Hub } from "../core/hub.ts";
-import { PusherError, type PusherErrorName } from "../protocol/errors.ts";
+import { ERROR_FRAMES, type PusherErrorName } from "../protocol/errors.ts";
 import { newSocketId } from "../protocol/socket-id.ts";
 import type { Logger } from "../log.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
@@ -136,7 +136,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
       error(error, ws) {
         const id = ws.data instanceof Connection ? ws.data.socketId : "refused socket";
         log.error(`WebSocket handler failed for ${id}: ${error.stack ?? error.message}`);
-        ws.send(`{"event":"pusher:error","data":${JSON.stringify(JSON.stringify(PusherError.invalidMessage))}}`);
+        ws.send(ERROR_FRAMES.invalidMessage);
       },
     },
 
