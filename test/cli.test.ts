@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bannerOf, runCli, runCliToEnd } from "./helpers/cli.ts";
 import { RawClient } from "./helpers/raw-client.ts";
+import { until } from "./helpers/waits.ts";
 
 const running: Bun.Subprocess[] = [];
 const dirs: string[] = [];
@@ -90,6 +91,8 @@ describe("reverb-uws start", () => {
 
   test("the banner is followed by the effective limits and the open-files room", async () => {
     const { output } = await startCli(["--host", "127.0.0.1", "--port", "0"], { REVERB_APP_ID: "1", REVERB_APP_KEY: "key", REVERB_APP_SECRET: "secret", REVERB_APP_MAX_CONNECTIONS: "50000" });
+    // The lines after the banner may reach the pipe in a later chunk.
+    await until(() => output.text.includes("Open files limit"), "the open-files line");
     expect(output.text).toContain("App 1 limits: max_connections 50000, max_message_size 10000 bytes, ping_interval 60 s");
     expect(output.text).toMatch(/Open files limit \(ulimit -n\) \d+: room for about \d+ connections/);
   });

@@ -9,6 +9,9 @@ import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until } from "./helpers/waits.ts";
 
+/** The Chromium `npm test` provisions (scripts/provision-tests.ts); playwright-core downloads none. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
 // The dashboard in a real headless Chromium (Debian's package, driven by playwright-core; no
 // downloaded browsers), fed by a real server and real traffic.
 const TOKEN = "dash-s3cret";
@@ -25,7 +28,7 @@ beforeAll(async () => {
   profile = mkdtempSync(join(tmpdir(), "reverb-dashboard-"));
   // Playwright refuses --user-data-dir in args; a persistent context on a fresh directory is the same thing.
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     args: [
       "--headless",
