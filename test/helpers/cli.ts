@@ -16,7 +16,12 @@ export interface CliProcess {
  * shell leaks into the config; the runtime folder is `cwd`, out of reach of other tests' restarts.
  */
 export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliProcess {
-  const child = Bun.spawn([process.execPath, CLI, ...args], {
+  return runCommand([process.execPath, CLI, ...args], cwd, env);
+}
+
+/** Any command that starts the CLI (a packed install's bin, npx, bunx), with runCli's environment. */
+export function runCommand(command: string[], cwd: string, env: Record<string, string> = {}): CliProcess {
+  const child = Bun.spawn(command, {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", REVERB_RUNTIME_DIR: cwd, ...env },
     stdin: "ignore",
