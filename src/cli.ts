@@ -3,10 +3,11 @@ import { loadConfig, type LoadOptions } from "./config/load.ts";
 import { install } from "./install.ts";
 import { capacityReport, openFilesLimit } from "./lifecycle/open-files.ts";
 import { registerRunning, runtimeDir } from "./lifecycle/runtime-files.ts";
-import { createShutdown, onSignals } from "./lifecycle/shutdown.ts";
+import { createShutdown, onSignals, type Drainable } from "./lifecycle/shutdown.ts";
 import { createLogger } from "./log.ts";
 import { requestRestart } from "./restart.ts";
-import { startServer, type RunningServer } from "./server.ts";
+import { startServer } from "./server.ts";
+import { startPrimary } from "./workers/primary.ts";
 
 /** The configuration, or one line per problem on stderr and exit status 1. */
 async function configOrExit(configPath: string | undefined, overrides: LoadOptions["overrides"] = {}, tls?: LoadOptions["tls"]) {
@@ -30,11 +31,12 @@ const start = defineCommand({
     },
     config: { type: "string", description: "A JSON or TS config file with an `apps` list" },
     debug: { type: "boolean", description: "Log every connection and frame" },
+    workers: { type: "string", description: "Processes sharing the port: a number, or auto for one per CPU (REVERB_WORKERS, default 1)" },
   },
   async run({ args }) {
     const loaded = await configOrExit(
       args.config,
-      { host: args.host, port: args.port, path: args.path, hostname: args.hostname, debug: args.debug || undefined },
+      { host: args.host, port: args.port, path: args.path, hostname: args.hostname, debug: args.debug || undefined, workers: args.workers },
       args.tls as LoadOptions["tls"],
     );
     const { config } = loaded;
@@ -45,28 +47,44 @@ const start = defineCommand({
       log.info(`  app id ${app.app_id}  key ${app.key}  secret ${app.secret}`);
     }
 
-    let server: RunningServer;
+    const { host, path, hostname, tls, workers } = config.server;
+    let server: Drainable;
+    let port: number;
     const shutdown = createShutdown(() => server, log, config.server.shutdown_timeout);
-    try {
-      server = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
-    } catch (error) {
+    const cannotListen = (error: unknown) => {
       // A certificate Bun cannot load fails here too, with only OpenSSL's words for it.
-      const { tls } = config.server;
       const files = tls ? ` (TLS certificate ${tls.cert}, key ${tls.key})` : "";
-      log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}${files}`);
+      log.error(`Cannot listen on ${host}:${config.server.port}: ${(error as Error).message}${files}`);
       process.exit(1);
+    };
+    if (workers > 1) {
+      if (process.platform !== "linux") {
+        log.error(`--workers ${workers} needs the kernel to spread one port's connections over processes (SO_REUSEPORT), which Bun does on Linux only: run one process per port here`);
+        process.exit(1);
+      }
+      const primary = startPrimary(config, workers, log, () => shutdown("Restart requested"));
+      server = primary;
+      port = await primary.listening.catch(cannotListen);
+    } else {
+      try {
+        const running = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
+        server = running;
+        port = running.port;
+      } catch (error) {
+        cannotListen(error);
+      }
     }
-    const { host, path, hostname, tls } = config.server;
-    log.info(`Starting ${tls ? "secure " : ""}server on ${host}:${server.port}${path}${hostname ? ` (${hostname})` : ""}`);
+    const box = workers > 1 ? ` with ${workers} workers` : "";
+    log.info(`Starting ${tls ? "secure " : ""}server on ${host}:${port!}${path}${hostname ? ` (${hostname})` : ""}${box}`);
     if (tls) log.info(`TLS certificate ${tls.cert}, key ${tls.key}`);
     // Bound to every interface, the server is reachable on loopback: print an address that works.
     const reachable = hostname ?? (host === "0.0.0.0" ? "127.0.0.1" : host);
-    for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${reachable}:${server.port}${path}/app/${app.key}`);
+    for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${reachable}:${port!}${path}/app/${app.key}`);
     const capacity = capacityReport(config, openFilesLimit());
     for (const line of capacity.info) log.info(line);
     for (const line of capacity.warnings) log.warn(line);
 
-    registerRunning(runtimeDir(process.env), { pid: process.pid, host, port: server.port });
+    registerRunning(runtimeDir(process.env), { pid: process.pid, host, port: port! });
     onSignals(shutdown);
   },
 });

@@ -15,9 +15,10 @@ export interface Logger {
 /** Warnings written per second; the rest are counted and reported with the next one written. */
 const WARNINGS_PER_SECOND = 20;
 
-/** `quiet` drops every line: for tests that start servers in-process. */
-export function createLogger(options: { debug: boolean; quiet?: boolean }): Logger {
-  const stamp = () => new Date().toISOString();
+/** `quiet` drops every line: for tests that start servers in-process. `tag` names the worker. */
+export function createLogger(options: { debug: boolean; quiet?: boolean; tag?: string }): Logger {
+  const tag = options.tag ? ` [${options.tag}]` : "";
+  const stamp = () => `${new Date().toISOString()}${tag}`;
   const write = (stream: NodeJS.WriteStream, line: string) => {
     if (!options.quiet) stream.write(`${line}\n`);
   };

@@ -26,6 +26,8 @@ export interface RunningServer {
 export interface ServerHooks {
   /** `reverb-uws restart` reached this node through the fleet. */
   onRestart?: () => void;
+  /** Share the port with the other workers of the box (`start --workers N`). */
+  reusePort?: boolean;
 }
 
 /** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
@@ -42,7 +44,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   const http = new HttpCounters();
   const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
   const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now() });
-  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http });
+  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, reusePort: hooks.reusePort ?? false });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;

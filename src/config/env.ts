@@ -14,6 +14,7 @@ export const SERVER_ENV = {
   max_request_size: "REVERB_MAX_REQUEST_SIZE",
   metrics_token: "REVERB_METRICS_TOKEN",
   shutdown_timeout: "REVERB_SHUTDOWN_TIMEOUT",
+  workers: "REVERB_WORKERS",
   "scaling.enabled": "REVERB_SCALING_ENABLED",
   "scaling.channel": "REVERB_SCALING_CHANNEL",
   "scaling.prefix": "REVERB_SCALING_PREFIX",

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import * as v from "valibot";
 
 /**
@@ -137,6 +138,19 @@ const TlsSchema = v.object({
   passphrase: v.optional(v.nullable(text), null),
 });
 
+/** `auto`: one worker per CPU this process may use. */
+const workerCount = v.pipe(
+  v.unknown(),
+  v.transform((input) => {
+    const value = toScalar(input);
+    if (value === "auto") return availableParallelism();
+    return typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+  }),
+  v.number("must be a whole number or auto"),
+  v.integer("must be a whole number or auto"),
+  v.minValue(1, "must be at least 1"),
+);
+
 export const ServerConfigSchema = v.object({
   host: v.optional(nonEmpty, "0.0.0.0"),
   port: v.optional(integer(0, 65_535), 8080),
@@ -160,6 +174,8 @@ export const ServerConfigSchema = v.object({
   /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
   metrics_token: v.optional(v.nullable(text), null),
   scaling: v.optional(ScalingSchema, {}),
+  /** Processes sharing the port (`start --workers`); 1 serves from the one process. */
+  workers: v.optional(workerCount, 1),
 });
 
 export const ConfigSchema = v.pipe(

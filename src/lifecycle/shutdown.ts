@@ -1,11 +1,14 @@
 import type { Logger } from "../log.ts";
 import type { RunningServer } from "../server.ts";
 
+/** A server, or the primary of a box of workers. */
+export type Drainable = Pick<RunningServer, "drain">;
+
 /**
  * Drains once, whatever asks first (a signal, or a restart through the fleet), then exits 0 so
  * the process manager starts a fresh server.
  */
-export function createShutdown(server: () => RunningServer, log: Logger, timeoutSeconds: number): (why: string) => void {
+export function createShutdown(server: () => Drainable, log: Logger, timeoutSeconds: number): (why: string) => void {
   let draining = false;
   return (why) => {
     if (draining) return;

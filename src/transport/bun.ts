@@ -32,6 +32,7 @@ export interface BunTransportOptions {
   handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
   handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response;
   http: HttpCounters;
+  reusePort: boolean;
 }
 
 type MonitoringRoute = Extract<Route, { name: "metrics" | "dashboard" | "dashboard_data" }>;
@@ -39,7 +40,7 @@ type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" 
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
-  const { config, hub, log, handleApi, handleMonitoring, http } = options;
+  const { config, hub, log, handleApi, handleMonitoring, http, reusePort } = options;
   const { server: settings } = config;
   // Headroom above the largest app limit: a message slightly over its app's limit reaches the hub,
   // which closes with the spec's reason; only far larger ones are cut by uWS before buffering.
@@ -75,6 +76,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
   const server = Bun.serve<SocketData>({
     hostname: settings.host,
     port: settings.port,
+    reusePort,
     // Far oversized bodies are refused by Bun before they are read; the API's own check (413
     // with a log line) covers the rest.
     maxRequestBodySize: Math.max(settings.max_request_size, 1024) * 2,

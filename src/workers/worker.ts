@@ -1,0 +1,30 @@
+import { createShutdown, onSignals } from "../lifecycle/shutdown.ts";
+import { createLogger } from "../log.ts";
+import { startServer, type RunningServer } from "../server.ts";
+import type { FromWorker, ToWorker } from "./messages.ts";
+
+/**
+ * One worker of `start --workers N`: a whole server on the shared port, started with the config
+ * the primary loaded (so a generated development app is the same app in every worker).
+ */
+function tell(message: FromWorker): void {
+  process.send!(message);
+}
+
+process.once("message", (message: ToWorker) => {
+  if (message.t !== "start") return;
+  const { config, index } = message;
+  const log = createLogger({ debug: config.server.debug, tag: `worker ${index}` });
+  let server: RunningServer;
+  const shutdown = createShutdown(() => server, log, config.server.shutdown_timeout);
+  try {
+    server = startServer(config, log, { onRestart: () => tell({ t: "restart" }), reusePort: true });
+  } catch (error) {
+    log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  tell({ t: "listening", port: server.port, node: server.hub.bus.nodeId });
+  onSignals(shutdown);
+  // An orphan serves nobody well: when the primary is gone, drain and go too.
+  process.once("disconnect", () => shutdown("Primary gone"));
+});
