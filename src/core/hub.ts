@@ -31,6 +31,26 @@ function overByteLimit(text: string, max: number): boolean {
   return Buffer.byteLength(text) > max;
 }
 
+/** A channel name as log lines show it: names can be many kilobytes long. */
+function logName(name: string): string {
+  return name.length > 200 ? `${name.slice(0, 200)}… (${name.length} characters)` : name;
+}
+
+const INVALID_USER = Symbol("invalid user_id");
+
+/**
+ * The roster key of a presence subscriber: `String(user_id)`, which is why only strings and
+ * numbers are accepted (Pusher's rule; an object's `toString` is the client's to define). No
+ * `user_id` at all, or an empty one, subscribes without membership as Reverb does.
+ */
+function presenceUserKey(data: Record<string, unknown> | null): string | null | typeof INVALID_USER {
+  const userId = data?.user_id;
+  if (userId === undefined || userId === "") return null;
+  if (typeof userId === "string") return userId;
+  if (typeof userId === "number") return String(userId);
+  return INVALID_USER;
+}
+
 function userIdOf(connection: Connection, subscription: Subscription): unknown {
   const own = subscription.data?.user_id;
   if (own) return own;
@@ -280,15 +300,28 @@ export class Hub implements BusSink {
     const app = connection.app;
     const { channel: name, channelData } = message;
     const kind = channelKind(name);
-    if (kind.authenticated && !verifyChannelAuth(app.secret, connection.socketId, name, channelData, message.auth)) {
+    if (kind.authenticated && !verifyChannelAuth(app.key, app.secret, connection.socketId, name, channelData, message.auth)) {
       this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${name} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
 
     if (!connection.subscription(name)) {
+      const maxChannels = app.config.max_channels_per_connection;
+      if (maxChannels !== null && connection.subscriptionCount >= maxChannels) {
+        this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) is on max_channels_per_connection (${maxChannels}) channels; refused ${logName(name)}`);
+        return this.sendError(connection, "tooManyChannels");
+      }
       const data = parseChannelData(channelData);
-      const userId = kind.presence ? data?.user_id : undefined;
-      const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
+      const userKey = kind.presence ? presenceUserKey(data) : null;
+      if (userKey === INVALID_USER) {
+        this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) sent a presence user_id that is neither a string nor a number for ${logName(name)}`);
+        return this.sendError(connection, "invalidUserId");
+      }
+      const maxMembers = app.config.max_presence_members;
+      if (userKey !== null && maxMembers !== null && this.presence.isFull(app, name, userKey, maxMembers)) {
+        this.log.warn(`Subscription refused: ${logName(name)} (app ${app.id}) has max_presence_members (${maxMembers}) members; refused ${connection.socketId}`);
+        return this.sendError(connection, "presenceFull");
+      }
       const channel = app.subscribe(connection, name, kind, data, userKey);
       connection.socket.subscribe(channel.topic);
       if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);

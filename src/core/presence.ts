@@ -25,6 +25,12 @@ export class Presence {
     return presenceData(app.rosters.get(channel)?.members.values() ?? []);
   }
 
+  /** Whether `user` would be a new member of a channel that already has `max` of them. */
+  isFull(app: AppState, channel: string, user: string, max: number): boolean {
+    const roster = app.rosters.get(channel);
+    return roster !== undefined && roster.size >= max && !roster.members.has(user);
+  }
+
   /** One more socket of `user` on `node`. */
   joined(app: AppState, channel: string, node: string, user: string, data: Record<string, unknown>, joiner: Connection | undefined): void {
     const roster = app.roster(channel);
