@@ -12,6 +12,8 @@ import { verifyChannelAuth } from "../protocol/signatures.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
+import { FleetStats } from "./channel-info.ts";
+import { Pacer } from "./pacer.ts";
 import { Presence } from "./presence.ts";
 import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
@@ -187,30 +189,66 @@ export class Hub implements BusSink {
     return sockets.length;
   }
 
-  /** Subscribed sockets and subscribers per channel, summed over the fleet. */
-  async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<NodeStats> {
-    const total = this.localStats(app.id, names, prefix);
-    for (const remote of await this.bus.gatherStats(app.id, names, prefix)) {
-      total.connections += remote.connections;
-      for (const [name, count] of Object.entries(remote.channels)) total.channels[name] = (total.channels[name] ?? 0) + count;
+  /** Subscribed sockets and subscribers per channel, summed over the fleet; walked in slices. */
+  async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<FleetStats> {
+    const [local, remotes] = await Promise.all([this.localCounts(app, names, prefix), this.bus.gatherStats(app.id, names, prefix)]);
+    if (remotes.length === 0) return local;
+    const pacer = new Pacer();
+    const elsewhere = new Map<string, number>();
+    let connections = local.connections;
+    for (const remote of remotes) {
+      connections += remote.connections;
+      for (const name in remote.channels) {
+        elsewhere.set(name, (elsewhere.get(name) ?? 0) + remote.channels[name]!);
+        if (pacer.due()) await pacer.pause();
+      }
+    }
+    const total = new FleetStats();
+    total.connections = connections;
+    for (let i = 0; i < local.names.length; i++) {
+      const name = local.names[i]!;
+      total.add(name, local.subscribers[i]! + (elsewhere.get(name) ?? 0));
+      elsewhere.delete(name);
+      if (pacer.due()) await pacer.pause();
+    }
+    for (const [name, count] of elsewhere) {
+      total.add(name, count);
+      if (pacer.due()) await pacer.pause();
     }
     return total;
   }
 
-  localStats(appId: string, names: string[] | null, prefix: string | null): NodeStats {
+  /** This node's share of another node's query, as the bus carries it. */
+  async localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats> {
     const app = this.apps.findById(appId);
-    const stats: NodeStats = { connections: app?.subscribedConnections ?? 0, channels: {} };
-    if (!app) return stats;
+    if (!app) return { connections: 0, channels: {} };
+    const counts = await this.localCounts(app, names, prefix);
+    const channels: Record<string, number> = {};
+    const pacer = new Pacer();
+    for (let i = 0; i < counts.names.length; i++) {
+      channels[counts.names[i]!] = counts.subscribers[i]!;
+      if (pacer.due()) await pacer.pause();
+    }
+    return { connections: counts.connections, channels };
+  }
+
+  /** This node's numbers; an app with very many channels is walked in slices. */
+  private async localCounts(app: AppState, names: string[] | null, prefix: string | null): Promise<FleetStats> {
+    const stats = new FleetStats();
+    const pacer = new Pacer();
     if (names) {
       for (const name of names) {
         const channel = app.channels.get(name);
-        if (channel) stats.channels[name] = channel.subscribers;
+        if (channel) stats.add(name, channel.subscribers);
+        if (pacer.due()) await pacer.pause();
       }
     } else {
       for (const channel of app.channels.values()) {
-        if (prefix === null || channel.name.startsWith(prefix)) stats.channels[channel.name] = channel.subscribers;
+        if (prefix === null || channel.name.startsWith(prefix)) stats.add(channel.name, channel.subscribers);
+        if (pacer.due()) await pacer.pause();
       }
     }
+    stats.connections = app.subscribedConnections;
     return stats;
   }
 

@@ -31,7 +31,7 @@ export interface BunTransportOptions {
   hub: Hub;
   log: Logger;
   handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response;
+  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response | Promise<Response>;
   http: HttpCounters;
   errors: HandlerErrors;
 }
