@@ -82,7 +82,13 @@ export class Hub implements BusSink {
     this.bus = options.bus ?? localBus;
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
-    this.presence = new Presence(this.apps, this.nodeId, this.bus, (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false));
+    this.presence = new Presence(
+      this.apps,
+      this.nodeId,
+      this.bus,
+      (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false),
+      (error) => this.log.error(`Announcing a member_removed failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    );
   }
 
   /** The transport's topic publisher, known once it is listening. */

@@ -25,7 +25,11 @@ export class LeaveQueue {
   private readonly pending = new Map<string, PendingLeave>();
   private scheduled = false;
 
-  constructor(private readonly announce: (app: AppState, channel: string, frame: string) => void) {}
+  constructor(
+    private readonly announce: (app: AppState, channel: string, frame: string) => void,
+    /** A drain runs outside any socket handler: what it throws would otherwise end the process. */
+    private readonly report: (error: unknown) => void,
+  ) {}
 
   add(app: AppState, channel: string, member: RosterMember): void {
     this.pending.set(keyOf(app, channel, member.key), { app, channel, member });
@@ -53,7 +57,11 @@ export class LeaveQueue {
     const deadline = performance.now() + SLICE_MS;
     for (const [key, leave] of this.pending) {
       this.pending.delete(key);
-      this.send(leave);
+      try {
+        this.send(leave);
+      } catch (error) {
+        this.report(error);
+      }
       if (performance.now() >= deadline) break;
     }
     if (this.pending.size > 0) {

@@ -22,8 +22,9 @@ export class Presence {
     private readonly nodeId: string,
     private readonly bus: Bus,
     private readonly announce: Announce,
+    report: (error: unknown) => void,
   ) {
-    this.leaves = new LeaveQueue((app, channel, frame) => this.announce(app, channel, frame, undefined));
+    this.leaves = new LeaveQueue((app, channel, frame) => this.announce(app, channel, frame, undefined), report);
   }
 
   /** The `subscription_succeeded` data of a presence channel: its fleet-wide members. */
