@@ -1,27 +1,6 @@
 import { channelKind } from "../protocol/channels.ts";
 import type { AppState } from "./app-state.ts";
-
-/**
- * What an HTTP query reports: subscribed sockets, and subscribers per channel, over the fleet. Two
- * arrays rather than a Map: a Map growing to 200k names rehashes all of them at once (~20 ms of
- * a held loop each time it doubles); an array grows by a copy.
- */
-export class FleetStats {
-  connections = 0;
-  readonly names: string[] = [];
-  readonly subscribers: number[] = [];
-
-  add(name: string, subscribers: number): void {
-    this.names.push(name);
-    this.subscribers.push(subscribers);
-  }
-
-  /** For queries that name a few channels. */
-  subscribersOf(name: string): number {
-    const index = this.names.indexOf(name);
-    return index === -1 ? 0 : this.subscribers[index]!;
-  }
-}
+import type { FleetStats } from "./fleet-stats.ts";
 
 /** The `info` attributes a client may ask for; unknown names are ignored, never an error. */
 export function parseInfo(info: string | null | undefined): ReadonlySet<string> {

@@ -12,8 +12,7 @@ import { verifyChannelAuth } from "../protocol/signatures.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
-import { FleetStats } from "./channel-info.ts";
-import { Pacer } from "./pacer.ts";
+import { asNodeStats, localCounts, withRemotes, type FleetStats } from "./fleet-stats.ts";
 import { Presence } from "./presence.ts";
 import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
@@ -197,65 +196,14 @@ export class Hub implements BusSink {
 
   /** Subscribed sockets and subscribers per channel, summed over the fleet; walked in slices. */
   async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<FleetStats> {
-    const [local, remotes] = await Promise.all([this.localCounts(app, names, prefix), this.bus.gatherStats(app.id, names, prefix)]);
-    if (remotes.length === 0) return local;
-    const pacer = new Pacer();
-    const elsewhere = new Map<string, number>();
-    let connections = local.connections;
-    for (const remote of remotes) {
-      connections += remote.connections;
-      for (const name in remote.channels) {
-        elsewhere.set(name, (elsewhere.get(name) ?? 0) + remote.channels[name]!);
-        if (pacer.due()) await pacer.pause();
-      }
-    }
-    const total = new FleetStats();
-    total.connections = connections;
-    for (let i = 0; i < local.names.length; i++) {
-      const name = local.names[i]!;
-      total.add(name, local.subscribers[i]! + (elsewhere.get(name) ?? 0));
-      elsewhere.delete(name);
-      if (pacer.due()) await pacer.pause();
-    }
-    for (const [name, count] of elsewhere) {
-      total.add(name, count);
-      if (pacer.due()) await pacer.pause();
-    }
-    return total;
+    const [local, remotes] = await Promise.all([localCounts(app, names, prefix), this.bus.gatherStats(app.id, names, prefix)]);
+    return withRemotes(local, remotes);
   }
 
-  /** This node's share of another node's query, as the bus carries it. */
+  /** This node's share of another node's query. */
   async localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats> {
     const app = this.apps.findById(appId);
-    if (!app) return { connections: 0, channels: {} };
-    const counts = await this.localCounts(app, names, prefix);
-    const channels: Record<string, number> = {};
-    const pacer = new Pacer();
-    for (let i = 0; i < counts.names.length; i++) {
-      channels[counts.names[i]!] = counts.subscribers[i]!;
-      if (pacer.due()) await pacer.pause();
-    }
-    return { connections: counts.connections, channels };
-  }
-
-  /** This node's numbers; an app with very many channels is walked in slices. */
-  private async localCounts(app: AppState, names: string[] | null, prefix: string | null): Promise<FleetStats> {
-    const stats = new FleetStats();
-    const pacer = new Pacer();
-    if (names) {
-      for (const name of names) {
-        const channel = app.channels.get(name);
-        if (channel) stats.add(name, channel.subscribers);
-        if (pacer.due()) await pacer.pause();
-      }
-    } else {
-      for (const channel of app.channels.values()) {
-        if (prefix === null || channel.name.startsWith(prefix)) stats.add(channel.name, channel.subscribers);
-        if (pacer.due()) await pacer.pause();
-      }
-    }
-    stats.connections = app.subscribedConnections;
-    return stats;
+    return app ? asNodeStats(await localCounts(app, names, prefix)) : { connections: 0, channels: {} };
   }
 
   remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void {
@@ -345,7 +293,7 @@ export class Hub implements BusSink {
     const { channel: name, channelData } = message;
     const kind = channelKind(name);
     if (kind.authenticated && !verifyChannelAuth(app.key, app.secret, connection.socketId, name, channelData, message.auth)) {
-      this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${name} (app ${app.id})`);
+      this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${logName(name)} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
 
