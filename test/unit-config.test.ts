@@ -34,6 +34,8 @@ describe("loadConfig", () => {
       max_message_size: 10_000,
       accept_client_events_from: "members",
       rate_limiting: { enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false },
+      max_channels_per_connection: 1_000,
+      max_presence_members: null,
     });
   });
 
@@ -57,6 +59,8 @@ describe("loadConfig", () => {
         REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS: "5",
         REVERB_APP_RATE_LIMIT_DECAY_SECONDS: "2",
         REVERB_APP_RATE_LIMIT_TERMINATE: "true",
+        REVERB_APP_MAX_CHANNELS_PER_CONNECTION: "null",
+        REVERB_APP_MAX_PRESENCE_MEMBERS: "100",
       },
     });
     if (!result.ok) throw new Error(result.errors.join("\n"));
@@ -69,6 +73,8 @@ describe("loadConfig", () => {
       accept_client_events_from: "none",
       allowed_origins: ["laravel.com", "*.laravel.com"],
       rate_limiting: { enabled: true, max_attempts: 5, decay_seconds: 2, terminate_on_limit: true },
+      max_channels_per_connection: null,
+      max_presence_members: 100,
     });
   });
 

@@ -281,7 +281,7 @@ export class RedisBus implements Bus {
         peer.connections = envelope.conns;
         return sink.replaceNode(envelope.n, envelope.presence);
       case "query":
-        this.send({ t: "reply", id: envelope.id, to: envelope.n, stats: sink.localStats(envelope.a, envelope.names, envelope.prefix) });
+        void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.send({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;
       case "reply": {
         if (envelope.to !== this.nodeId) return;

@@ -42,6 +42,8 @@ export const APP_ENV = {
   accept_client_events_from: "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
   cache_ttl: "REVERB_APP_CACHE_TTL",
   max_cached_channels: "REVERB_APP_MAX_CACHED_CHANNELS",
+  max_channels_per_connection: "REVERB_APP_MAX_CHANNELS_PER_CONNECTION",
+  max_presence_members: "REVERB_APP_MAX_PRESENCE_MEMBERS",
   "rate_limiting.enabled": "REVERB_APP_RATE_LIMITING_ENABLED",
   "rate_limiting.max_attempts": "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
   "rate_limiting.decay_seconds": "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",

@@ -28,6 +28,11 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   );
 }
 
+/** A whole-number limit that `null` (in the environment: the word `null`) turns off. */
+function limit(min: number) {
+  return v.pipe(v.unknown(), v.transform(toScalar), v.nullable(integer(min)));
+}
+
 const boolean = v.pipe(
   v.unknown(),
   v.transform((input) => {
@@ -84,7 +89,7 @@ export const AppConfigSchema = v.object({
   allowed_origins: v.optional(stringList, ["*"]),
   ping_interval: v.optional(integer(1), 60),
   activity_timeout: v.optional(integer(1), 30),
-  max_connections: v.optional(v.nullable(integer(1)), null),
+  max_connections: v.optional(limit(1), null),
   /** Bytes; 0 means no limit of our own (the transport's 64 MiB still applies). */
   max_message_size: v.optional(integer(0), 10_000),
   /** Absent key means `all` (Reverb's fallback for configs published before the option). */
@@ -94,6 +99,10 @@ export const AppConfigSchema = v.object({
   cache_ttl: v.optional(integer(1), 1800),
   /** Cache channels remembered per app; the least recently written go first. */
   max_cached_channels: v.optional(integer(1), 10_000),
+  /** Channels one connection may be subscribed to at once; null: no limit. */
+  max_channels_per_connection: v.optional(limit(1), 1_000),
+  /** Distinct users on one presence channel across the fleet; null: no limit (Pusher's is 100). */
+  max_presence_members: v.optional(limit(1), null),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });

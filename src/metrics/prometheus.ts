@@ -1,3 +1,4 @@
+import type { HandlerErrors } from "./handler-errors.ts";
 import type { HttpCounters } from "./http-counters.ts";
 import type { Snapshot } from "./snapshot.ts";
 
@@ -5,8 +6,8 @@ function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** The Prometheus text exposition (format 0.0.4) of a snapshot and the HTTP counters. */
-export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string {
+/** The Prometheus text exposition (format 0.0.4) of a snapshot and the HTTP and error counters. */
+export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors): string {
   const lines: string[] = [];
   const family = (name: string, type: "gauge" | "counter", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -28,6 +29,10 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string
     "HTTP requests answered, by route and status.",
     [...http.entries()].map(({ route, status, count }) => [`{route="${label(route)}",status="${status}"}`, count]),
   );
+  family("reverb_handler_errors_total", "counter", "Exceptions that escaped a WebSocket or HTTP handler (each is logged as an ERROR).", [
+    ['{where="websocket"}', errors.websocket],
+    ['{where="http"}', errors.http],
+  ]);
   family("reverb_uptime_seconds", "gauge", "Seconds since the server started.", [["", snapshot.uptimeSeconds]]);
   const bus = snapshot.bus;
   if (bus) {

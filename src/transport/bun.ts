@@ -7,6 +7,7 @@ import { newSocketId } from "../protocol/socket-id.ts";
 import type { Logger } from "../log.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
 import { httpError, json } from "../http/responses.ts";
+import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 
 /** A socket refused before it could become a connection; the reason is sent once it opens. */
@@ -30,8 +31,9 @@ export interface BunTransportOptions {
   hub: Hub;
   log: Logger;
   handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response;
+  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response | Promise<Response>;
   http: HttpCounters;
+  errors: HandlerErrors;
 }
 
 type MonitoringRoute = Extract<Route, { name: "metrics" | "dashboard" | "dashboard_data" }>;
@@ -39,7 +41,7 @@ type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" 
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
-  const { config, hub, log, handleApi, handleMonitoring, http } = options;
+  const { config, hub, log, handleApi, handleMonitoring, http, errors } = options;
   const { server: settings } = config;
   // Headroom above the largest app limit: a message slightly over its app's limit reaches the hub,
   // which closes with the spec's reason; only far larger ones are cut by uWS before buffering.
@@ -134,6 +136,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
         if (ws.data instanceof Connection) hub.close(ws.data);
       },
       error(error, ws) {
+        errors.websocket++;
         const id = ws.data instanceof Connection ? ws.data.socketId : "refused socket";
         log.error(`WebSocket handler failed for ${id}: ${error.stack ?? error.message}`);
         ws.send(ERROR_FRAMES.invalidMessage);
@@ -141,6 +144,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     },
 
     error(error) {
+      errors.http++;
       log.error(`HTTP handler failed: ${error.stack ?? error.message}`);
       return httpError(500, "Internal server error.");
     },
