@@ -5,10 +5,14 @@ import { AppRegistry } from "./core/app-state.ts";
 import { Hub } from "./core/hub.ts";
 import { createApi } from "./http/api.ts";
 import { createMonitoring } from "./http/monitoring.ts";
+import { memoryLimit } from "./lifecycle/memory.ts";
+import { openFilesLimit, openFilesNow, openFilesReserve } from "./lifecycle/open-files.ts";
 import { HttpCounters } from "./metrics/http-counters.ts";
 import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
+import { OpenFilesGuard } from "./transport/open-files-guard.ts";
+import { OutboundBuffers, transportBufferLimit } from "./transport/outbound-buffers.ts";
 
 export interface RunningServer {
   readonly hub: Hub;
@@ -34,6 +38,13 @@ function sweepPeriodMs(config: Config): number {
   return Math.min(Math.max((shortest * 1000) / 2, 250), 30_000);
 }
 
+/**
+ * How often outbound buffers are checked for slow consumers. A socket can grow by at most one
+ * `max_buffered_bytes` past its cap before uWS stops queueing for it; at this period that takes
+ * a client falling behind by several MB a second.
+ */
+const BUFFER_CHECK_MS = 250;
+
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
@@ -41,9 +52,32 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const http = new HttpCounters();
   const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
-  const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now() });
-  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http });
+  const limit = openFilesLimit();
+  const openFiles = new OpenFilesGuard({
+    limit,
+    reserve: limit === null ? 0 : openFilesReserve(limit, config.server.max_open_files_reserve),
+    baseline: openFilesNow() ?? 0,
+    log,
+  });
+  const backpressureLimit = transportBufferLimit(config);
+  const buffers = new OutboundBuffers({
+    apps: hub.apps,
+    hub,
+    log,
+    totalBudget: config.server.max_buffered_bytes_total ?? Math.floor(memoryLimit() / 4),
+    transportLimit: backpressureLimit,
+    onClosing: () => openFiles.closing(),
+  });
+  const transport = () => ({
+    openFiles: openFiles.limit === null ? null : { inUse: openFiles.inUse(), limit: openFiles.limit, reserve: openFiles.reserve },
+    overCapacityRefusals: openFiles.refused,
+    bufferedBytes: buffers.buffered,
+    slowConsumersClosed: buffers.closed,
+  });
+  const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now(), transport });
+  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, openFiles, backpressureLimit });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
+  const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
   bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
 
@@ -62,6 +96,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     },
     async stop() {
       clearInterval(sweep);
+      clearInterval(bufferCheck);
       await server.stop(true);
       await bus.stop();
     },

@@ -94,6 +94,11 @@ export const AppConfigSchema = v.object({
   cache_ttl: v.optional(integer(1), 1800),
   /** Cache channels remembered per app; the least recently written go first. */
   max_cached_channels: v.optional(integer(1), 10_000),
+  /**
+   * Bytes waiting to be sent to one socket before it is closed with 4100: a client that stops
+   * reading must not hold the server's memory. Above one message of the largest kind.
+   */
+  max_buffered_bytes: v.optional(integer(1024), 1_048_576),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
@@ -159,6 +164,16 @@ export const ServerConfigSchema = v.object({
   shutdown_timeout: v.optional(integer(0), 10),
   /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
   metrics_token: v.optional(v.nullable(text), null),
+  /**
+   * Open files kept free below the process's limit for everything that is not a WebSocket (the
+   * API's connections, Redis, sockets still closing). Null: 5% of the limit, at least 32.
+   */
+  max_open_files_reserve: v.optional(v.nullable(integer(0)), null),
+  /**
+   * Bytes waiting to be sent, all sockets together; past it the largest are closed first (4100).
+   * Null: a quarter of the memory the process may use.
+   */
+  max_buffered_bytes_total: v.optional(v.nullable(integer(1024)), null),
   scaling: v.optional(ScalingSchema, {}),
 });
 

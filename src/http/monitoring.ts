@@ -3,6 +3,7 @@ import type { Hub } from "../core/hub.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 import { renderPrometheus } from "../metrics/prometheus.ts";
 import { takeSnapshot } from "../metrics/snapshot.ts";
+import type { TransportNumbers } from "../metrics/transport-numbers.ts";
 import { safeEqual } from "../protocol/signatures.ts";
 import { httpError, json } from "./responses.ts";
 
@@ -12,6 +13,7 @@ export interface MonitoringOptions {
   /** Null turns monitoring off: its routes answer 404. */
   token: string | null;
   startedAt: number;
+  transport: () => TransportNumbers;
 }
 
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
@@ -24,7 +26,7 @@ function presentedToken(request: Request, url: URL): string {
 
 /** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
 export function createMonitoring(options: MonitoringOptions) {
-  const { hub, http, token, startedAt } = options;
+  const { hub, http, token, startedAt, transport } = options;
   return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: Request, url: URL): Response {
     if (token === null) return httpError(404, "Not found.");
     // The page holds no data, so it loads with any token and explains a wrong one itself.
@@ -33,7 +35,7 @@ export function createMonitoring(options: MonitoringOptions) {
     }
     if (!safeEqual(presentedToken(request, url), token)) return httpError(401, "Monitoring token missing or wrong.");
     if (route === "metrics") {
-      return new Response(renderPrometheus(takeSnapshot(hub, startedAt), http), {
+      return new Response(renderPrometheus(takeSnapshot(hub, startedAt), http, transport()), {
         headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
       });
     }

@@ -14,9 +14,10 @@ export interface CliProcess {
 /**
  * Runs `reverb-uws <args>` in `cwd` with only PATH, HOME and `env`, so nothing from the developer's
  * shell leaks into the config; the runtime folder is `cwd`, out of reach of other tests' restarts.
+ * `launcher` is a command that execs the server, such as `prlimit --nofile=300:300 --`.
  */
-export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliProcess {
-  const child = Bun.spawn([process.execPath, CLI, ...args], {
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, launcher: string[] = []): CliProcess {
+  const child = Bun.spawn([...launcher, process.execPath, CLI, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", REVERB_RUNTIME_DIR: cwd, ...env },
     stdin: "ignore",
