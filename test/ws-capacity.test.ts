@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bannerOf, runCli } from "./helpers/cli.ts";
 import { RawClient } from "./helpers/raw-client.ts";
-import { within } from "./helpers/waits.ts";
+import { until, within } from "./helpers/waits.ts";
 
 const running: Bun.Subprocess[] = [];
 const clients: RawClient[] = [];
@@ -104,6 +104,8 @@ describe("open-files headroom", () => {
 
   test("max_open_files_reserve sets the reserve", async () => {
     const server = await startLimited(LIMIT, { REVERB_MAX_OPEN_FILES_RESERVE: "200" });
+    // The lines after the banner may reach the pipe in a later chunk.
+    await until(() => server.output.text.includes("Open files limit"), "the open-files line");
     expect(server.output.text).toMatch(/Open files limit \(ulimit -n\) 300: room for about \d+ connections \(200 kept in reserve\)/);
     const sockets = await openMany(server.url, 120);
     const established = sockets.filter(isEstablished).length;
