@@ -96,7 +96,7 @@ export const AppConfigSchema = v.object({
   max_cached_channels: v.optional(integer(1), 10_000),
   /**
    * Bytes waiting to be sent to one socket before it is closed with 4100: a client that stops
-   * reading must not hold the server's memory. Above one message of the largest kind.
+   * reading must not hold the server's memory. Keep it above the app's largest event.
    */
   max_buffered_bytes: v.optional(integer(1024), 1_048_576),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */

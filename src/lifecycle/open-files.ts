@@ -53,7 +53,7 @@ export function capacityReport(config: Config, limit: number | null, inUse: numb
   if (wanted !== null && wanted > room) {
     warnings.push(`max_connections add up to ${wanted} but the open-files limit leaves room for ${room}: raise ulimit -n (see docs/production.md)`);
   } else if (wanted === null && limit < 10_000) {
-    warnings.push(`the open-files limit ${limit} caps this server at about ${room} connections: raise ulimit -n (see docs/production.md)`);
+    warnings.push(`the open-files limit ${limit} caps this server at about ${room} connections: raise ulimit -n for production (see docs/production.md)`);
   }
   return { info, warnings };
 }

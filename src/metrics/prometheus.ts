@@ -45,7 +45,7 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, transpo
     ["", transport.overCapacityRefusals],
   ]);
   if (transport.openFiles) {
-    family("reverb_open_files", "gauge", "Open files in use as the server counts them: its own, WebSockets, and sockets still closing.", [["", transport.openFiles.inUse]]);
+    family("reverb_open_files", "gauge", "Open files in use as the server counts them: its own at start, WebSockets, and slow consumers still closing.", [["", transport.openFiles.inUse]]);
     family("reverb_open_files_limit", "gauge", "The process's open-files limit (ulimit -n).", [["", transport.openFiles.limit]]);
     family("reverb_open_files_reserve", "gauge", "Open files kept free below the limit; WebSockets past it are refused with 4100.", [["", transport.openFiles.reserve]]);
   }

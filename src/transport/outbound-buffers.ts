@@ -7,12 +7,16 @@ import type { Logger } from "../log.ts";
 /** Which limit closed a slow consumer: its app's `max_buffered_bytes`, or the server's total. */
 export type BufferLimit = "socket" | "server";
 
+/** uWS's limit before: a burst to a healthy client (a catch-up after a stall) may need this much. */
+const BURST_ROOM = 16 * 1024 * 1024;
+
 /**
- * uWS's per-socket limit: twice the largest `max_buffered_bytes`, so a socket just past its cap
- * still has room for the 4100 close frame behind what it has not read.
+ * uWS's per-socket limit: room for a burst that a healthy client is reading its way through, and
+ * at least twice the largest `max_buffered_bytes`, so a socket just past its cap still has room
+ * for the 4100 close frame behind what it has not read.
  */
 export function transportBufferLimit(config: Config): number {
-  return 2 * Math.max(...config.apps.map((app) => app.max_buffered_bytes));
+  return Math.max(BURST_ROOM, 2 * Math.max(...config.apps.map((app) => app.max_buffered_bytes)));
 }
 
 export interface OutboundBuffersOptions {
@@ -31,9 +35,12 @@ export interface OutboundBuffersOptions {
 }
 
 /**
- * Finds the sockets that fell behind on what they were sent and closes them with 4100 (pusher-js
- * retries after a back-off), so a client that stops reading costs at most its app's
- * `max_buffered_bytes`, and all of them together at most `max_buffered_bytes_total`, largest first.
+ * Finds the sockets that fall behind on what they are sent and closes them with 4100 (pusher-js
+ * retries after a back-off). A socket is closed once it has more than its app's
+ * `max_buffered_bytes` waiting at two checks in a row without having caught up in between: a
+ * client that stopped reading goes within half a second of passing its cap, while a healthy one
+ * reading its way through a burst is left alone. All sockets together are held to
+ * `max_buffered_bytes_total`, the furthest behind closed first.
  * A periodic scan rather than work on the publish path: one native call per socket, about 10 ns.
  */
 export class OutboundBuffers {
@@ -42,18 +49,21 @@ export class OutboundBuffers {
   /** Slow consumers closed since start, by app id and limit. */
   readonly closed = new Map<string, Record<BufferLimit, number>>();
   private readonly options: OutboundBuffersOptions;
+  /** Sockets past their cap at the last scan, with what they had waiting then; swapped each scan. */
+  private pastCap = new Map<Connection, number>();
+  private nextPastCap = new Map<Connection, number>();
   /** Reused between scans: the sockets with anything waiting, and how much. */
   private behind: Connection[] = [];
   private behindBytes: number[] = [];
-  private over: Connection[] = [];
-  private overBytes: number[] = [];
+  private stuck: Connection[] = [];
+  private stuckBytes: number[] = [];
 
   constructor(options: OutboundBuffersOptions) {
     this.options = options;
   }
 
   scan(): void {
-    const { behind, behindBytes, over, overBytes } = this;
+    const { behind, behindBytes, stuck, stuckBytes, pastCap, nextPastCap } = this;
     let total = 0;
     for (const app of this.options.apps.all()) {
       const cap = app.config.max_buffered_bytes;
@@ -61,27 +71,35 @@ export class OutboundBuffers {
         const bytes = connection.socket.getBufferedAmount();
         if (bytes === 0) continue;
         if (bytes > cap) {
-          over.push(connection);
-          overBytes.push(bytes);
-        } else {
-          behind.push(connection);
-          behindBytes.push(bytes);
-          total += bytes;
+          const before = pastCap.get(connection);
+          if (before !== undefined && bytes >= before) {
+            stuck.push(connection);
+            stuckBytes.push(bytes);
+            continue;
+          }
+          nextPastCap.set(connection, bytes);
         }
+        behind.push(connection);
+        behindBytes.push(bytes);
+        total += bytes;
       }
     }
+    pastCap.clear();
+    this.pastCap = nextPastCap;
+    this.nextPastCap = pastCap;
     // Closing runs the close handler, which edits the maps iterated above: only after the loop.
-    for (let i = 0; i < over.length; i++) this.cut(over[i]!, overBytes[i]!, "socket");
+    for (let i = 0; i < stuck.length; i++) this.cut(stuck[i]!, stuckBytes[i]!, "socket");
     if (total > this.options.totalBudget) {
       const order = behind.map((_, i) => i).sort((a, b) => behindBytes[b]! - behindBytes[a]!);
       for (const i of order) {
         if (total <= this.options.totalBudget) break;
         this.cut(behind[i]!, behindBytes[i]!, "server");
+        this.pastCap.delete(behind[i]!);
         total -= behindBytes[i]!;
       }
     }
     this.buffered = total;
-    behind.length = behindBytes.length = over.length = overBytes.length = 0;
+    behind.length = behindBytes.length = stuck.length = stuckBytes.length = 0;
   }
 
   private cut(connection: Connection, bytes: number, limit: BufferLimit): void {
@@ -92,7 +110,7 @@ export class OutboundBuffers {
     this.closed.set(app.id, counts);
     const why =
       limit === "socket"
-        ? `over the app's max_buffered_bytes (${app.config.max_buffered_bytes})`
+        ? `over the app's max_buffered_bytes (${app.config.max_buffered_bytes}) and not catching up`
         : `the largest while all sockets together were over max_buffered_bytes_total (${totalBudget})`;
     log.warn(`Slow consumer ${connection.socketId} (app ${app.id}) closed with 4100: ${bytes} bytes waiting, ${why}`);
     if (bytes > transportLimit) {

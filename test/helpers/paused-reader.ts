@@ -17,6 +17,8 @@ export class PausedReader {
   closeCode: number | null = null;
   /** Settles when the TCP connection is gone. */
   readonly ended: Promise<void>;
+  /** Stop reading after every chunk: each `resume()` then reads one chunk, as a slow link would. */
+  oneChunkAtATime = false;
   private pending = Buffer.alloc(0);
   private upgraded = false;
   private socket!: Socket<undefined>;
@@ -39,7 +41,10 @@ export class PausedReader {
               `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
           );
         },
-        data: (_socket, chunk) => reader.receive(chunk),
+        data: (socket, chunk) => {
+          if (reader.oneChunkAtATime) socket.pause();
+          reader.receive(chunk);
+        },
         close: () => reader.endedResolve(),
         error: () => reader.endedResolve(),
       },
