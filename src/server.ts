@@ -39,9 +39,8 @@ function sweepPeriodMs(config: Config): number {
 }
 
 /**
- * How often outbound buffers are checked for slow consumers. A socket can grow by at most one
- * `max_buffered_bytes` past its cap before uWS stops queueing for it; at this period that takes
- * a client falling behind by several MB a second.
+ * How often outbound buffers are checked for slow consumers: one that stopped reading is closed
+ * within two periods of passing its cap, holding the cap plus half a second of its events.
  */
 const BUFFER_CHECK_MS = 250;
 
