@@ -3,14 +3,21 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bannerOf, runCli } from "./helpers/cli.ts";
+import Pusher from "pusher-js";
+import { pusherOptions } from "./helpers/clients.ts";
 import { RawClient } from "./helpers/raw-client.ts";
+import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { until, within } from "./helpers/waits.ts";
 
 const running: Bun.Subprocess[] = [];
+const servers: TestServer[] = [];
+const pushers: Pusher[] = [];
 const clients: RawClient[] = [];
 const dirs: string[] = [];
 
-afterEach(() => {
+afterEach(async () => {
+  for (const pusher of pushers.splice(0)) pusher.disconnect();
+  for (const server of servers.splice(0)) await server.stop();
   for (const client of clients.splice(0)) client.ws.terminate();
   for (const child of running.splice(0)) child.kill("SIGKILL");
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -112,5 +119,27 @@ describe("open-files headroom", () => {
     expect(established).toBeGreaterThan(50);
     expect(established).toBeLessThanOrEqual(100);
     expect(await metric(server.http, "reverb_over_capacity_refusals_total")).toBe(120 - established);
+  });
+
+  test("pusher-js refused with 4100 does not give up: it retries after a back-off", async () => {
+    // A reserve as large as the limit leaves no room at all.
+    const server = startTestServer({ server: { max_open_files_reserve: 1_000_000, metrics_token: "t" } });
+    servers.push(server);
+    const pusher = new Pusher(APP.key, pusherOptions(server));
+    pushers.push(pusher);
+    const errors: unknown[] = [];
+    const states: string[] = [];
+    pusher.connection.bind("error", (event: unknown) => errors.push(event));
+    pusher.connection.bind("state_change", ({ current }: { current: string }) => states.push(current));
+    await within(
+      (async () => {
+        while ((await metric(server.url, "reverb_over_capacity_refusals_total")) < 2) await Bun.sleep(50);
+      })(),
+      "a second attempt",
+      5000,
+    );
+    expect(errors[0]).toEqual({ type: "WebSocketError", error: { type: "PusherError", data: { code: 4100, message: "Over capacity" } } });
+    expect(states).not.toContain("failed");
+    expect(pusher.connection.state).not.toBe("disconnected");
   });
 });
