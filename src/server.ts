@@ -60,7 +60,6 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   });
   const backpressureLimit = transportBufferLimit(config);
   const buffers = new OutboundBuffers({
-    apps: hub.apps,
     hub,
     log,
     totalBudget: config.server.max_buffered_bytes_total ?? Math.floor(memoryLimit() / 4),

@@ -1,5 +1,4 @@
 import type { Config } from "../config/schema.ts";
-import type { AppRegistry } from "../core/app-state.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../log.ts";
@@ -20,7 +19,7 @@ export function transportBufferLimit(config: Config): number {
 }
 
 export interface OutboundBuffersOptions {
-  apps: AppRegistry;
+  /** Whose connections are watched, and who closes them. */
   hub: Hub;
   log: Logger;
   /** `max_buffered_bytes_total`: bytes all sockets together may have waiting. */
@@ -65,7 +64,7 @@ export class OutboundBuffers {
   scan(): void {
     const { behind, behindBytes, stuck, stuckBytes, pastCap, nextPastCap } = this;
     let total = 0;
-    for (const app of this.options.apps.all()) {
+    for (const app of this.options.hub.apps.all()) {
       const cap = app.config.max_buffered_bytes;
       for (const connection of app.connections.values()) {
         const bytes = connection.socket.getBufferedAmount();
