@@ -152,4 +152,28 @@ describe("loadConfig", () => {
     const result = await loadConfig({ cwd, env: {}, configPath: "dup.json" });
     expect(result.ok ? [] : result.errors).toEqual(["dup.json: apps: app keys must be unique"]);
   });
+
+  test("overload limits: defaults, environment, and errors naming the variable", async () => {
+    const defaults = await loadConfig({ cwd: scratch(), env: CREDENTIALS });
+    if (!defaults.ok) throw new Error(defaults.errors.join("\n"));
+    expect(defaults.config.server).toMatchObject({ max_open_files_reserve: null, max_buffered_bytes_total: null });
+    expect(defaults.config.apps[0]!.max_buffered_bytes).toBe(1_048_576);
+
+    const set = await loadConfig({
+      cwd: scratch(),
+      env: { ...CREDENTIALS, REVERB_MAX_OPEN_FILES_RESERVE: "500", REVERB_MAX_BUFFERED_BYTES_TOTAL: "1000000000", REVERB_APP_MAX_BUFFERED_BYTES: "65536" },
+    });
+    if (!set.ok) throw new Error(set.errors.join("\n"));
+    expect(set.config.server).toMatchObject({ max_open_files_reserve: 500, max_buffered_bytes_total: 1_000_000_000 });
+    expect(set.config.apps[0]!.max_buffered_bytes).toBe(65_536);
+
+    const bad = await loadConfig({
+      cwd: scratch(),
+      env: { ...CREDENTIALS, REVERB_MAX_OPEN_FILES_RESERVE: "-1", REVERB_APP_MAX_BUFFERED_BYTES: "100" },
+    });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      "REVERB_MAX_OPEN_FILES_RESERVE: must be at least 0 (got -1)",
+      "REVERB_APP_MAX_BUFFERED_BYTES: must be at least 1024 (got 100)",
+    ]);
+  });
 });

@@ -103,6 +103,11 @@ export const AppConfigSchema = v.object({
   max_channels_per_connection: v.optional(limit(1), 1_000),
   /** Distinct users on one presence channel across the fleet; null: no limit (Pusher's is 100). */
   max_presence_members: v.optional(limit(1), null),
+  /**
+   * Bytes waiting to be sent to one socket before it is closed with 4100: a client that stops
+   * reading must not hold the server's memory. Keep it above the app's largest event.
+   */
+  max_buffered_bytes: v.optional(integer(1024), 1_048_576),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
@@ -168,6 +173,16 @@ export const ServerConfigSchema = v.object({
   shutdown_timeout: v.optional(integer(0), 10),
   /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
   metrics_token: v.optional(v.nullable(text), null),
+  /**
+   * Open files kept free below the process's limit for everything that is not a WebSocket (the
+   * API's connections, Redis, sockets still closing). Null: 5% of the limit, at least 32.
+   */
+  max_open_files_reserve: v.optional(v.nullable(integer(0)), null),
+  /**
+   * Bytes waiting to be sent, all sockets together; past it the largest are closed first (4100).
+   * Null: a quarter of the memory the process may use.
+   */
+  max_buffered_bytes_total: v.optional(v.nullable(integer(1024)), null),
   scaling: v.optional(ScalingSchema, {}),
 });
 

@@ -4,6 +4,7 @@ import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 import { renderPrometheus } from "../metrics/prometheus.ts";
 import { takeSnapshot } from "../metrics/snapshot.ts";
+import type { TransportNumbers } from "../metrics/transport-numbers.ts";
 import { safeEqual } from "../protocol/signatures.ts";
 import { httpError, json } from "./responses.ts";
 
@@ -14,6 +15,7 @@ export interface MonitoringOptions {
   /** Null turns monitoring off: its routes answer 404. */
   token: string | null;
   startedAt: number;
+  transport: () => TransportNumbers;
 }
 
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
@@ -26,13 +28,13 @@ function presentedToken(request: Request, url: URL): string {
 
 /** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
 export function createMonitoring(options: MonitoringOptions) {
-  const { hub, http, errors, token, startedAt } = options;
+  const { hub, http, errors, token, startedAt, transport } = options;
   /** Snapshots are taken in slices; their answers are counted here, as the API counts its own. */
   async function answer(route: "metrics" | "dashboard_data"): Promise<Response> {
     const snapshot = await takeSnapshot(hub, startedAt);
     const response =
       route === "metrics"
-        ? new Response(renderPrometheus(snapshot, http, errors), {
+        ? new Response(renderPrometheus(snapshot, http, errors, transport()), {
             headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
           })
         : json(snapshot);

@@ -12,6 +12,8 @@ export const PusherError = {
   originNotAllowed: { code: 4009, message: "Origin not allowed" },
   unauthorized: { code: 4009, message: "Connection is unauthorized" },
   notMember: { code: 4009, message: "The client is not a member of the specified channel." },
+  /** Open-files reserve reached, or a socket too far behind on what it was sent: retry later. */
+  overCapacity: { code: 4100, message: "Over capacity" },
   invalidMessage: { code: 4200, message: "Invalid message format" },
   invalidUserId: { code: 4200, message: "Invalid message format: a presence user_id must be a string or a number" },
   pongTimeout: { code: 4201, message: "Pong reply not received in time" },
