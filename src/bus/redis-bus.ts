@@ -3,8 +3,10 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ScalingConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
+import { BoundedQueue } from "./bounded-queue.ts";
 import type { Bus, BusHealth, BusSink, NodeStats } from "./bus.ts";
-import { decodeEnvelope, encodeEnvelope, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, ownBeatPrefix, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import { watchLiveness } from "./liveness.ts";
 import { redisOptions } from "./redis-options.ts";
 import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
 
@@ -20,6 +22,23 @@ interface Peer {
   lagMs: number;
 }
 
+/** An envelope waiting for Redis. */
+interface Held {
+  text: string;
+  /** When it started waiting, to drop it once it is older than `max_buffered_age`. */
+  since: number;
+  /** Kept whatever its age: a `terminate` must still reach the user's other sockets. */
+  keep: boolean;
+}
+
+/**
+ * Envelope bytes handed to ioredis and not yet acknowledged. Past it, envelopes wait in our own
+ * bounded buffer: a Redis that accepts the TCP stream but answers nothing (stopped, wedged) must
+ * not grow ioredis's command queue without end. Small, so that what ioredis replays after a stall
+ * (it resends unanswered commands on reconnection, whatever their age) stays small too.
+ */
+const MAX_IN_FLIGHT_BYTES = 256 * 1024;
+
 interface PendingQuery {
   waitingFor: Set<string>;
   replies: NodeStats[];
@@ -28,18 +47,30 @@ interface PendingQuery {
 
 /**
  * The fleet over one Redis pub/sub channel. Publishing happens here; subscribing runs in a worker
- * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves with heartbeats; one that falls silent for `node_timeout` is
- * dropped with its presence members. While Redis is away, envelopes wait in a bounded buffer and
- * local clients are served as usual; on reconnection every node resends its state.
+ * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves
+ * with heartbeats; one that falls silent for `node_timeout` while the link carries others' (or our
+ * own) heartbeats is dropped with its presence members. A connection that answers no PING within
+ * `stall_timeout` counts as lost like a closed one. While Redis is away, envelopes wait in a
+ * bounded buffer and local clients are served as usual; on reconnection the fresh ones are sent
+ * and every node resends its state.
  */
 export class RedisBus implements Bus {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly channel: string;
   private readonly peers = new Map<string, Peer>();
   private readonly pending = new Map<string, PendingQuery>();
-  private buffer: string[] = [];
+  private readonly buffer: BoundedQueue<Held>;
+  private inFlightBytes = 0;
+  /** Evicted from the full buffer during the current outage. */
   private dropped = 0;
   private droppedTotal = 0;
+  /**
+   * When our own heartbeat last came back promptly: proof that the link carries messages both
+   * ways, so that a peer silent since long before then is silent of its own doing.
+   */
+  private heardSelfAt = 0;
+  private readonly beatMs: number;
+  private stopWatching: (() => void) | undefined;
   private sink!: BusSink;
   private publisher!: Redis;
   private subscriber!: Subscriber;
@@ -61,6 +92,8 @@ export class RedisBus implements Bus {
     private readonly onRestart: () => void,
   ) {
     this.channel = `${config.prefix}${config.channel}`;
+    this.buffer = new BoundedQueue(config.max_buffered);
+    this.beatMs = (config.node_timeout * 1000) / 4;
     this.where = config.server.url ? redactPassword(config.server.url) : `${config.server.host}:${config.server.port}`;
   }
 
@@ -68,23 +101,41 @@ export class RedisBus implements Bus {
     this.sink = sink;
     this.log.info(`Scaling on: node ${this.nodeId}, Redis ${this.where}, channel ${this.channel}`);
 
-    this.publisher = new Redis({ ...redisOptions(this.config.server), enableOfflineQueue: false, connectionName: "reverb-uws:publisher" });
+    this.publisher = new Redis({
+      ...redisOptions(this.config.server),
+      enableOfflineQueue: false,
+      // Unanswered publishes survive a reconnection and settle then, which keeps the in-flight
+      // count true; there are at most MAX_IN_FLIGHT_BYTES of them.
+      autoResendUnfulfilledCommands: true,
+      connectionName: "reverb-uws:publisher",
+    });
     this.publisher.on("ready", () => this.publisherReady());
     this.publisher.on("close", () => this.connectionLost("publisher"));
     this.publisher.on("error", (error: Error) => this.connectionError("publisher", error.message));
+    this.stopWatching = watchLiveness(this.publisher, this.config.stall_timeout, () => {
+      this.stalled("publisher");
+      this.publisher.stream.destroy();
+    });
 
     this.subscriber = startSubscriber(
       this.config.subscriber,
-      { connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId), maxBacklog: this.config.max_backlog },
+      {
+        connection: this.config.server,
+        channel: this.channel,
+        ownPrefix: ownPrefix(this.nodeId),
+        ownBeatPrefix: ownBeatPrefix(this.nodeId),
+        maxBacklog: this.config.max_backlog,
+        stallTimeout: this.config.stall_timeout,
+      },
       (report) => this.subscriberReport(report),
     );
 
-    const beatMs = (this.config.node_timeout * 1000) / 4;
-    this.heartbeat = setInterval(() => this.beat(), beatMs);
+    this.heartbeat = setInterval(() => this.beat(), this.beatMs);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    this.stopWatching?.();
     this.subscriber.stop();
     this.publisher.disconnect();
   }
@@ -149,41 +200,82 @@ export class RedisBus implements Bus {
 
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
-    if (!this.publisherUp) return this.hold(text);
-    this.publisher.publish(this.channel, text).catch(() => this.hold(text));
+    const keep = envelope.t === "terminate";
+    // Behind anything already waiting, so that envelopes leave in the order they were made.
+    if (!this.publisherUp || this.buffer.length > 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.hold(text, Date.now(), keep);
+    else this.publish(text, keep);
   }
 
-  /** Keeps the newest `max_buffered` envelopes while Redis is away. */
-  private hold(text: string): void {
-    this.buffer.push(text);
-    if (this.buffer.length > this.config.max_buffered) {
-      this.buffer.shift();
-      this.droppedTotal++;
-      if (this.dropped++ === 0) this.log.warn(`Redis unreachable: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
+  private publish(text: string, keep: boolean): void {
+    this.inFlightBytes += text.length;
+    this.publisher.publish(this.channel, text).then(
+      () => {
+        this.inFlightBytes -= text.length;
+        if (this.buffer.length > 0) this.drain();
+      },
+      () => {
+        this.inFlightBytes -= text.length;
+        this.hold(text, Date.now(), keep);
+      },
+    );
+  }
+
+  /** Keeps the newest `max_buffered` envelopes while Redis is away or behind. */
+  private hold(text: string, since: number, keep: boolean): void {
+    if (!this.buffer.push({ text, since, keep })) return;
+    this.droppedTotal++;
+    if (this.dropped++ === 0) this.log.warn(`Redis unreachable or behind: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
+  }
+
+  /** Sends waiting envelopes while the in-flight window has room; stale ones are dropped. */
+  private drain(): void {
+    const oldest = Date.now() - this.config.max_buffered_age;
+    while (this.publisherUp && this.inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+      const held = this.buffer.shift();
+      if (!held) return;
+      if (held.since >= oldest || held.keep) this.publish(held.text, held.keep);
+      else this.droppedTotal++;
     }
   }
 
   private publisherReady(): void {
     this.publisherUp = true;
     this.outageLogged.publisher = false;
-    const held = this.buffer;
-    this.buffer = [];
-    this.log.info(`Redis publisher connected${held.length ? `: sending ${held.length} buffered envelopes` : ""}${this.dropped ? `, ${this.dropped} were dropped` : ""}`);
+    // Events older than max_buffered_age would reach clients as a burst of stale news; presence
+    // changes among them are covered by the resync below.
+    const oldest = Date.now() - this.config.max_buffered_age;
+    const stale = this.buffer.removeWhere((held) => held.since < oldest && !held.keep);
+    this.droppedTotal += stale;
+    const waiting = this.buffer.length;
+    const dropped = [
+      this.dropped ? `${this.dropped} dropped from the full buffer` : "",
+      stale ? `${stale} dropped as older than ${this.config.max_buffered_age} ms` : "",
+    ].filter(Boolean);
+    this.log.info(`Redis publisher connected${waiting ? `: sending ${waiting} buffered envelopes` : ""}${dropped.length ? `; ${dropped.join(", ")}` : ""}`);
     this.dropped = 0;
-    if (held.length) {
-      const pipeline = this.publisher.pipeline();
-      for (const text of held) pipeline.publish(this.channel, text);
-      pipeline.exec().catch((error: Error) => this.log.warn(`Redis: resending buffered envelopes failed: ${error.message}`));
-    }
+    this.drain();
     if (this.subscriberUp) this.resync();
   }
 
   private connectionLost(which: "publisher" | "subscriber"): void {
+    if (!this.markDown(which) || this.outageLogged[which]) return;
+    this.outageLogged[which] = true;
+    this.log.warn(`Redis ${which} disconnected: serving local clients, reconnecting`);
+  }
+
+  /** A PING went unanswered for `stall_timeout`: the connection is being dropped and redialled. */
+  private stalled(which: "publisher" | "subscriber"): void {
+    if (!this.markDown(which) || this.outageLogged[which]) return;
+    this.outageLogged[which] = true;
+    this.log.warn(`Redis ${which} answered no PING within ${this.config.stall_timeout} ms: counting it as down, serving local clients, reconnecting`);
+  }
+
+  /** Returns whether the connection was up. */
+  private markDown(which: "publisher" | "subscriber"): boolean {
     const wasUp = which === "publisher" ? this.publisherUp : this.subscriberUp;
     if (which === "publisher") this.publisherUp = false;
     else this.subscriberUp = false;
-    if (wasUp) this.log.warn(`Redis ${which} disconnected: serving local clients, reconnecting`);
-    this.outageLogged[which] ||= wasUp;
+    return wasUp;
   }
 
   /** One line per outage, whether Redis was never reached or went away. */
@@ -206,6 +298,8 @@ export class RedisBus implements Bus {
       this.connectionError("subscriber", report.message);
     } else if (report.state === "down") {
       this.connectionLost("subscriber");
+    } else if (report.state === "stalled") {
+      this.stalled("subscriber");
     } else {
       this.subscriberUp = true;
       this.outageLogged.subscriber = false;
@@ -232,7 +326,9 @@ export class RedisBus implements Bus {
     if (!this.subscriberUp) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
-      if (now - peer.lastHeard < limit) continue;
+      // Silence counts only while our own heartbeats come back: when they do not, the silence is
+      // ours (a stalled Redis, a lagging loop), not the peer's.
+      if (this.heardSelfAt - peer.lastHeard < limit) continue;
       this.peers.delete(node);
       this.log.warn(`Node ${node} silent for ${this.config.node_timeout} s: removing its presence members`);
       this.sink.replaceNode(node, null);
@@ -259,6 +355,13 @@ export class RedisBus implements Bus {
     const envelope = decodeEnvelope(text);
     if (!envelope) {
       this.log.warn(`Redis: ignoring a malformed envelope: ${text.slice(0, 200)}`);
+      return;
+    }
+    // Only our heartbeats come back to us. One that took longer than a beat interval was held up
+    // with everyone else's (a stall's backlog) and proves nothing about the others' silence.
+    if (envelope.n === this.nodeId) {
+      const now = Date.now();
+      if (envelope.t === "beat" && now - envelope.ts < this.beatMs) this.heardSelfAt = now;
       return;
     }
     const peer = this.hear(envelope.n, envelope.t);
