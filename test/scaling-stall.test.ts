@@ -137,11 +137,11 @@ describe("a stalled Redis (SIGSTOP)", () => {
       expect(node.output()).not.toContain("silent for");
       expect(node.output()).toMatch(/Redis publisher connected: sending \d+ buffered envelopes; \d+ dropped from the full buffer/);
     }
-    // Nothing crossed twice, and what waited past max_buffered_age was not replayed (the first
-    // second of the stall went to ioredis before it was detected, and ioredis resends that).
+    // Nothing crossed twice, and nothing that waited past max_buffered_age was replayed: neither
+    // what was buffered nor what had gone to the stalled connection before the stall was seen.
     const crossed = received(onB[0]!, "A");
     expect(new Set(crossed).size).toBe(crossed.length);
-    const stale = fromA.sent.filter(({ at }) => at > pausedAt + 2500 && at < resumedAt - 2500).map(({ seq }) => seq);
+    const stale = fromA.sent.filter(({ at }) => at > pausedAt && at < resumedAt - 2500).map(({ seq }) => seq);
     expect(stale.length).toBeGreaterThan(10);
     expect(crossed.filter((seq) => stale.includes(seq))).toEqual([]);
     const metrics = await readMetrics(a);

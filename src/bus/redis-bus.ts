@@ -39,6 +39,14 @@ interface Held {
  */
 const MAX_IN_FLIGHT_BYTES = 256 * 1024;
 
+/**
+ * Waiting envelopes are resent in slices, one every PACE_TICK_MS, at twice the rate they arrived
+ * at (but at least MIN_RESEND_PER_SECOND): clients that kept up with the live rate can take that,
+ * and the backlog still shrinks as fast as it grew.
+ */
+const PACE_TICK_MS = 20;
+const MIN_RESEND_PER_SECOND = 200;
+
 interface PendingQuery {
   waitingFor: Set<string>;
   replies: NodeStats[];
@@ -63,6 +71,9 @@ export class RedisBus implements Bus {
   private inFlightBytes = 0;
   /** Evicted from the full buffer during the current outage. */
   private dropped = 0;
+  /** Since when the buffer has not been empty, and how many envelopes entered it meanwhile. */
+  private backlog = { since: 0, arrived: 0 };
+  private pacing: Timer | undefined;
   private droppedTotal = 0;
   /**
    * When our own heartbeat last came back promptly: proof that the link carries messages both
@@ -101,21 +112,7 @@ export class RedisBus implements Bus {
     this.sink = sink;
     this.log.info(`Scaling on: node ${this.nodeId}, Redis ${this.where}, channel ${this.channel}`);
 
-    this.publisher = new Redis({
-      ...redisOptions(this.config.server),
-      enableOfflineQueue: false,
-      // Unanswered publishes survive a reconnection and settle then, which keeps the in-flight
-      // count true; there are at most MAX_IN_FLIGHT_BYTES of them.
-      autoResendUnfulfilledCommands: true,
-      connectionName: "reverb-uws:publisher",
-    });
-    this.publisher.on("ready", () => this.publisherReady());
-    this.publisher.on("close", () => this.connectionLost("publisher"));
-    this.publisher.on("error", (error: Error) => this.connectionError("publisher", error.message));
-    this.stopWatching = watchLiveness(this.publisher, this.config.stall_timeout, () => {
-      this.stalled("publisher");
-      this.publisher.stream.destroy();
-    });
+    this.publisher = this.connectPublisher();
 
     this.subscriber = startSubscriber(
       this.config.subscriber,
@@ -133,8 +130,41 @@ export class RedisBus implements Bus {
     this.heartbeat = setInterval(() => this.beat(), this.beatMs);
   }
 
+  /** A publisher connection, watched for stalls; a replaced one's events are ignored. */
+  private connectPublisher(): Redis {
+    const publisher = new Redis({
+      ...redisOptions(this.config.server),
+      enableOfflineQueue: false,
+      // When Redis closes the connection, what it had not answered is resent once it is back and
+      // settles then, which keeps the in-flight count true.
+      autoResendUnfulfilledCommands: true,
+      connectionName: "reverb-uws:publisher",
+    });
+    const current = () => publisher === this.publisher;
+    publisher.on("ready", () => current() && this.publisherReady());
+    publisher.on("close", () => current() && this.connectionLost("publisher"));
+    publisher.on("error", (error: Error) => current() && this.connectionError("publisher", error.message));
+    this.stopWatching = watchLiveness(publisher, this.config.stall_timeout, () => this.publisherStalled());
+    return publisher;
+  }
+
+  /**
+   * A new connection rather than a reconnection: closing the stalled one by hand makes ioredis
+   * reject what it had in flight, which comes back to our buffer with its age, instead of being
+   * resent by ioredis whatever its age once Redis answers.
+   */
+  private publisherStalled(): void {
+    this.stalled("publisher");
+    const stalled = this.publisher;
+    this.stopWatching?.();
+    this.publisher = this.connectPublisher();
+    stalled.disconnect();
+    stalled.stream.destroy();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearTimeout(this.pacing);
     this.stopWatching?.();
     this.subscriber.stop();
     this.publisher.disconnect();
@@ -201,41 +231,59 @@ export class RedisBus implements Bus {
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
     const keep = envelope.t === "terminate";
+    const now = Date.now();
     // Behind anything already waiting, so that envelopes leave in the order they were made.
-    if (!this.publisherUp || this.buffer.length > 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.hold(text, Date.now(), keep);
-    else this.publish(text, keep);
+    if (!this.publisherUp || this.buffer.length > 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.hold(text, now, keep);
+    else this.publish(text, now, keep);
   }
 
-  private publish(text: string, keep: boolean): void {
+  private publish(text: string, since: number, keep: boolean): void {
     this.inFlightBytes += text.length;
     this.publisher.publish(this.channel, text).then(
       () => {
         this.inFlightBytes -= text.length;
-        if (this.buffer.length > 0) this.drain();
+        if (this.buffer.length > 0) this.pace();
       },
       () => {
         this.inFlightBytes -= text.length;
-        this.hold(text, Date.now(), keep);
+        this.hold(text, since, keep);
       },
     );
   }
 
   /** Keeps the newest `max_buffered` envelopes while Redis is away or behind. */
   private hold(text: string, since: number, keep: boolean): void {
+    if (this.backlog.arrived++ === 0) this.backlog.since = since;
     if (!this.buffer.push({ text, since, keep })) return;
     this.droppedTotal++;
     if (this.dropped++ === 0) this.log.warn(`Redis unreachable or behind: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
   }
 
-  /** Sends waiting envelopes while the in-flight window has room; stale ones are dropped. */
-  private drain(): void {
-    const oldest = Date.now() - this.config.max_buffered_age;
-    while (this.publisherUp && this.inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+  /** Sends one slice of the waiting envelopes now and schedules the next; stale ones are dropped. */
+  private pace(): void {
+    if (this.pacing || !this.publisherUp) return;
+    const now = Date.now();
+    const perSecond = Math.max(MIN_RESEND_PER_SECOND, (2 * this.backlog.arrived * 1000) / Math.max(now - this.backlog.since, 1));
+    let slice = Math.ceil((perSecond * PACE_TICK_MS) / 1000);
+    const oldest = now - this.config.max_buffered_age;
+    while (slice > 0 && this.inFlightBytes < MAX_IN_FLIGHT_BYTES) {
       const held = this.buffer.shift();
-      if (!held) return;
-      if (held.since >= oldest || held.keep) this.publish(held.text, held.keep);
-      else this.droppedTotal++;
+      if (!held) break;
+      if (held.since < oldest && !held.keep) {
+        this.droppedTotal++;
+        continue;
+      }
+      this.publish(held.text, held.since, held.keep);
+      slice--;
     }
+    if (this.buffer.length === 0) {
+      this.backlog = { since: 0, arrived: 0 };
+      return;
+    }
+    this.pacing = setTimeout(() => {
+      this.pacing = undefined;
+      this.pace();
+    }, PACE_TICK_MS);
   }
 
   private publisherReady(): void {
@@ -253,7 +301,7 @@ export class RedisBus implements Bus {
     ].filter(Boolean);
     this.log.info(`Redis publisher connected${waiting ? `: sending ${waiting} buffered envelopes` : ""}${dropped.length ? `; ${dropped.join(", ")}` : ""}`);
     this.dropped = 0;
-    this.drain();
+    this.pace();
     if (this.subscriberUp) this.resync();
   }
 
@@ -322,7 +370,9 @@ export class RedisBus implements Bus {
     const now = Date.now();
     this.previousBacklogMs = this.backlogMs;
     this.backlogMs = 0;
-    this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
+    // Heartbeats skip the buffer: a late one says nothing, and one queued behind a catch-up would
+    // make this node look silent to the others.
+    if (this.publisherUp) this.publisher.publish(this.channel, encodeEnvelope(this.nodeId, { t: "beat", conns: this.sink.connectionCounts(), ts: now })).catch(() => {});
     if (!this.subscriberUp) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
