@@ -165,6 +165,8 @@ try {
   console.log(`cli ${values.cli}; ${rate} events/s of ${payload.length} B on node A, ${healthy.length} readers on node B, stall ${values.stall} s, node_timeout ${values["node-timeout"]} s`);
   console.log(`RSS MB node A: before ${mb(base("a"))}, peak in stall ${mb(peak("stall", "a"))}, peak after ${mb(peak("after", "a"))}`);
   console.log(`RSS MB node B: before ${mb(base("b"))}, peak in stall ${mb(peak("stall", "b"))}, peak after ${mb(peak("after", "b"))}`);
+  const timeline = phase("stall").filter((_, i) => i % 5 === 4);
+  console.log(`node A RSS MB every 5 s of the stall: ${timeline.map((s) => mb(s.a)).join(" ")}`);
   const first = healthy[0]!;
   const afterResume = first.arrivals.filter((arrival) => arrival.at >= resumedAt);
   let burst = 0;

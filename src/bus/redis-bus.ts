@@ -32,10 +32,9 @@ interface Held {
 }
 
 /**
- * Envelope bytes handed to ioredis and not yet acknowledged. Past it, envelopes wait in our own
- * bounded buffer: a Redis that accepts the TCP stream but answers nothing (stopped, wedged) must
- * not grow ioredis's command queue without end. Small, so that what ioredis replays after a stall
- * (it resends unanswered commands on reconnection, whatever their age) stays small too.
+ * Envelope characters (bytes, for ASCII) handed to ioredis and not yet acknowledged. Past it,
+ * envelopes wait in our own bounded buffer: a Redis that accepts the TCP stream but answers nothing
+ * (stopped, wedged) must not grow ioredis's command queue without end before the stall is seen.
  */
 const MAX_IN_FLIGHT_BYTES = 256 * 1024;
 
@@ -56,8 +55,8 @@ interface PendingQuery {
 /**
  * The fleet over one Redis pub/sub channel. Publishing happens here; subscribing runs in a worker
  * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves
- * with heartbeats; one that falls silent for `node_timeout` while the link carries others' (or our
- * own) heartbeats is dropped with its presence members. A connection that answers no PING within
+ * with heartbeats; one that falls silent for `node_timeout` while our own heartbeats keep coming
+ * back is dropped with its presence members. A connection that answers no PING within
  * `stall_timeout` counts as lost like a closed one. While Redis is away, envelopes wait in a
  * bounded buffer and local clients are served as usual; on reconnection the fresh ones are sent
  * and every node resends its state.
