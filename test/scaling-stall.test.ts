@@ -149,15 +149,31 @@ describe("a stalled Redis (SIGSTOP)", () => {
     expect(metrics.get("reverb_bus_buffered")).toBe(0);
   }, 40_000);
 
-  test("a node whose own heartbeats stop coming back does not give up on its peers", async () => {
+  test("before the stall is seen: ioredis is handed at most 256 KB, and a node whose own heartbeats stop coming back gives up on no peer", async () => {
     // The stall outlasts node_timeout but not stall_timeout: only the heartbeat rule can save it.
     const { redis, nodes } = await redisAndFleet({ stall_timeout: 20_000 });
     const members = [await presence(nodes[0], "presence-silent", 1), await presence(nodes[1], "presence-silent", 2)];
     await members[0]!.next("pusher_internal:member_added");
+    const reader = await connect(nodes[1].wsUrl());
+    await reader.subscribe("unseen");
     redis.pause();
-    await quiet(4000);
+    const pausedAt = Date.now();
+    // 400 KB for a Redis that answers nothing, the stall not yet seen: ioredis is handed at most
+    // 256 KB, the rest waits in the node's own buffer.
+    const data = "x".repeat(1000);
+    for (let i = 0; i < 400; i++) expect((await trigger(nodes[0], "unseen", `${i}:${data}`)).status).toBe(200);
+    const during = await readMetrics(nodes[0]);
+    expect(during.get('reverb_bus_connected{connection="publisher"}')).toBe(1);
+    expect(during.get("reverb_bus_buffered")).toBeGreaterThan(100);
+    expect(during.get("reverb_bus_buffered")).toBeLessThan(400);
+    await quiet(4000 - (Date.now() - pausedAt));
     redis.resume();
-    await quiet(1500);
+    // What went to Redis and what waited both arrive, once each and in order.
+    await until(() => reader.count("tick") === 400, "all 400 events after the stall", 5000);
+    expect(reader.frames.filter((frame) => frame.event === "tick").map((frame) => Number(String(frame.data).split(":")[0]))).toEqual(
+      Array.from({ length: 400 }, (_, i) => i),
+    );
+    await quiet(1000);
     for (const member of members) expect(member.count("pusher_internal:member_removed")).toBe(0);
     for (const node of nodes) expect(node.output()).not.toContain("silent for");
     // The fleet still works both ways.
