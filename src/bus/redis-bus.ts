@@ -229,11 +229,21 @@ export class RedisBus implements Bus {
 
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
+    if (envelope.t === "beat" || envelope.t === "query" || envelope.t === "reply") return this.sendNow(text);
     const keep = envelope.t === "terminate";
     const now = Date.now();
     // Behind anything already waiting, so that envelopes leave in the order they were made.
     if (!this.publisherUp || this.buffer.length > 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.hold(text, now, keep);
     else this.publish(text, now, keep);
+  }
+
+  /**
+   * Heartbeats and fleet queries are worth nothing late: they skip the buffer, going at once while
+   * the publisher is up and nowhere otherwise. A heartbeat queued behind a catch-up would also make
+   * this node look silent to the others.
+   */
+  private sendNow(text: string): void {
+    if (this.publisherUp) this.publisher.publish(this.channel, text).catch(() => {});
   }
 
   private publish(text: string, since: number, keep: boolean): void {
@@ -369,9 +379,7 @@ export class RedisBus implements Bus {
     const now = Date.now();
     this.previousBacklogMs = this.backlogMs;
     this.backlogMs = 0;
-    // Heartbeats skip the buffer: a late one says nothing, and one queued behind a catch-up would
-    // make this node look silent to the others.
-    if (this.publisherUp) this.publisher.publish(this.channel, encodeEnvelope(this.nodeId, { t: "beat", conns: this.sink.connectionCounts(), ts: now })).catch(() => {});
+    this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
     if (!this.subscriberUp) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
