@@ -78,7 +78,7 @@ const stallWarning = (which: string) => new RegExp(`Redis ${which} answered no P
 
 describe("a stalled Redis (SIGSTOP)", () => {
   test("is an outage: warned once, bounded buffer, no false member_removed, clients kept, delivery resumes without stale events", async () => {
-    const maxBuffered = 100;
+    const maxBuffered = 50;
     const { redis, nodes } = await redisAndFleet({ stall_timeout: 1000, max_buffered: maxBuffered, max_buffered_age: 1500 });
     const [a, b] = nodes;
     const members = [await presence(a, "presence-stall", 1), await presence(b, "presence-stall", 2)];

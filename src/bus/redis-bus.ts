@@ -76,7 +76,7 @@ export class RedisBus implements Bus {
   private droppedTotal = 0;
   /**
    * When our own heartbeat last came back promptly: proof that the link carries messages both
-   * ways, so that a peer silent since long before then is silent of its own doing.
+   * ways, so that a peer silent meanwhile is silent of its own doing.
    */
   private heardSelfAt = 0;
   private readonly beatMs: number;
@@ -380,12 +380,12 @@ export class RedisBus implements Bus {
     this.previousBacklogMs = this.backlogMs;
     this.backlogMs = 0;
     this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
-    if (!this.subscriberUp) return;
+    // Silence counts only while our own heartbeats come back (the last one, or the one before):
+    // when they do not, the silence is ours (a stalled Redis, a lagging loop), not the peers'.
+    if (!this.subscriberUp || now - this.heardSelfAt > 2 * this.beatMs) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
-      // Silence counts only while our own heartbeats come back: when they do not, the silence is
-      // ours (a stalled Redis, a lagging loop), not the peer's.
-      if (this.heardSelfAt - peer.lastHeard < limit) continue;
+      if (now - peer.lastHeard < limit) continue;
       this.peers.delete(node);
       this.log.warn(`Node ${node} silent for ${this.config.node_timeout} s: removing its presence members`);
       this.sink.replaceNode(node, null);
