@@ -5,7 +5,7 @@ import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
-import { until } from "./helpers/waits.ts";
+import { until, within } from "./helpers/waits.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -74,7 +74,7 @@ function received(client: RawClient, label: string): number[] {
     .map((frame) => Number(String(frame.data).split(":")[1]));
 }
 
-const stallWarning = (which: string) => new RegExp(`Redis ${which} answered no PING within 1000 ms`, "g");
+const stallWarning = (which: string, ms = 1000) => new RegExp(`Redis ${which} answered no PING within ${ms} ms`, "g");
 
 describe("a stalled Redis (SIGSTOP)", () => {
   test("is an outage: warned once, bounded buffer, no false member_removed, clients kept, delivery resumes without stale events", async () => {
@@ -148,6 +148,26 @@ describe("a stalled Redis (SIGSTOP)", () => {
     expect(metrics.get('reverb_bus_connected{connection="publisher"}')).toBe(1);
     expect(metrics.get("reverb_bus_buffered")).toBe(0);
   }, 40_000);
+
+  test("with max_buffered_age 0 nothing that waited is resent, but terminate_connections still is", async () => {
+    const { redis, nodes } = await redisAndFleet({ stall_timeout: 500, max_buffered_age: 0 });
+    const victim = await presence(nodes[1], "presence-kick", 77);
+    const reader = await connect(nodes[1].wsUrl());
+    await reader.subscribe("waited");
+    redis.pause();
+    await until(() => stallWarning("publisher", 500).test(nodes[0].output()), "the stall seen by node A", 3000);
+    expect((await trigger(nodes[0], "waited", "stale")).status).toBe(200);
+    expect((await signedFetch(nodes[0].url, "POST", `/apps/${APP.app_id}/users/77/terminate_connections`, {}, APP)).status).toBe(200);
+    await quiet(200);
+    redis.resume();
+    await within(victim.closed, "the victim's socket closed after the stall", 8000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${nodes[0].output()}\n---\n${nodes[1].output()}`);
+    });
+    await until(() => /Redis publisher connected: sending 1 buffered envelopes; 1 dropped as older than 0 ms/.test(nodes[0].output()), "the resend logged", 3000);
+    await quiet(300);
+    expect(reader.count("tick")).toBe(0);
+    expect(reader.ws.readyState).toBe(WebSocket.OPEN);
+  }, 20_000);
 
   test("before the stall is seen: ioredis is handed at most 256 KB, and a node whose own heartbeats stop coming back gives up on no peer", async () => {
     // The stall outlasts node_timeout but not stall_timeout: only the heartbeat rule can save it.

@@ -18,6 +18,8 @@ function redactPassword(url: string): string {
 
 interface Peer {
   lastHeard: number;
+  /** When it last asked for our state: it was subscribed then, so it hears what we send. */
+  helloAt: number;
   connections: Record<string, number>;
   lagMs: number;
 }
@@ -46,6 +48,12 @@ const MAX_IN_FLIGHT_BYTES = 256 * 1024;
 const PACE_TICK_MS = 20;
 const MIN_RESEND_PER_SECOND = 200;
 
+/**
+ * After an outage the resend waits until every peer has said hello again (it is subscribed, so
+ * it will hear the resend), but no longer than this: a peer that had no outage says nothing.
+ */
+const RESEND_WAIT_MS = 1000;
+
 interface PendingQuery {
   waitingFor: Set<string>;
   replies: NodeStats[];
@@ -73,6 +81,9 @@ export class RedisBus implements Bus {
   /** Since when the buffer has not been empty, and how many envelopes entered it meanwhile. */
   private backlog = { since: 0, arrived: 0 };
   private pacing: Timer | undefined;
+  /** Peers not yet heard to be subscribed again, while the resend waits for them. */
+  private resendWait: { peers: Set<string>; timer: Timer } | null = null;
+  private publisherDownAt = 0;
   private droppedTotal = 0;
   /**
    * When our own heartbeat last came back promptly: proof that the link carries messages both
@@ -164,6 +175,7 @@ export class RedisBus implements Bus {
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
     clearTimeout(this.pacing);
+    clearTimeout(this.resendWait?.timer);
     this.stopWatching?.();
     this.subscriber.stop();
     this.publisher.disconnect();
@@ -229,7 +241,7 @@ export class RedisBus implements Bus {
 
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
-    if (envelope.t === "beat" || envelope.t === "query" || envelope.t === "reply") return this.sendNow(text);
+    if (envelope.t === "beat" || envelope.t === "hello" || envelope.t === "query" || envelope.t === "reply") return this.sendNow(text);
     const keep = envelope.t === "terminate";
     const now = Date.now();
     // Behind anything already waiting, so that envelopes leave in the order they were made.
@@ -238,9 +250,10 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * Heartbeats and fleet queries are worth nothing late: they skip the buffer, going at once while
-   * the publisher is up and nowhere otherwise. A heartbeat queued behind a catch-up would also make
-   * this node look silent to the others.
+   * Heartbeats, hellos and fleet queries are worth nothing late and need no order: they skip the
+   * buffer, going at once while the publisher is up and nowhere otherwise. Queued behind a
+   * catch-up, a heartbeat would make this node look silent, and a hello would hold up the others'
+   * resends (they wait for it).
    */
   private sendNow(text: string): void {
     if (this.publisherUp) this.publisher.publish(this.channel, text).catch(() => {});
@@ -270,7 +283,7 @@ export class RedisBus implements Bus {
 
   /** Sends one slice of the waiting envelopes now and schedules the next; stale ones are dropped. */
   private pace(): void {
-    if (this.pacing || !this.publisherUp) return;
+    if (this.pacing || this.resendWait || !this.publisherUp) return;
     const now = Date.now();
     const perSecond = Math.max(MIN_RESEND_PER_SECOND, (2 * this.backlog.arrived * 1000) / Math.max(now - this.backlog.since, 1));
     let slice = Math.ceil((perSecond * PACE_TICK_MS) / 1000);
@@ -310,8 +323,29 @@ export class RedisBus implements Bus {
     ].filter(Boolean);
     this.log.info(`Redis publisher connected${waiting ? `: sending ${waiting} buffered envelopes` : ""}${dropped.length ? `; ${dropped.join(", ")}` : ""}`);
     this.dropped = 0;
-    this.pace();
+    this.resendWhenHeard();
     if (this.subscriberUp) this.resync();
+  }
+
+  /**
+   * Redis drops what is published to a channel nobody has subscribed to yet, and after an outage
+   * the others' subscribers may come back a moment after our publisher: start the resend once each
+   * peer has said hello since the outage began, or after RESEND_WAIT_MS.
+   */
+  private resendWhenHeard(): void {
+    clearTimeout(this.resendWait?.timer);
+    this.resendWait = null;
+    const silent = [...this.peers].filter(([, peer]) => peer.helloAt < this.publisherDownAt).map(([node]) => node);
+    if (this.buffer.length > 0 && silent.length > 0) {
+      this.resendWait = { peers: new Set(silent), timer: setTimeout(() => this.stopWaiting(), RESEND_WAIT_MS) };
+    }
+    this.pace();
+  }
+
+  private stopWaiting(): void {
+    clearTimeout(this.resendWait?.timer);
+    this.resendWait = null;
+    this.pace();
   }
 
   private connectionLost(which: "publisher" | "subscriber"): void {
@@ -330,8 +364,10 @@ export class RedisBus implements Bus {
   /** Returns whether the connection was up. */
   private markDown(which: "publisher" | "subscriber"): boolean {
     const wasUp = which === "publisher" ? this.publisherUp : this.subscriberUp;
-    if (which === "publisher") this.publisherUp = false;
-    else this.subscriberUp = false;
+    if (which === "publisher") {
+      this.publisherUp = false;
+      if (wasUp) this.publisherDownAt = Date.now();
+    } else this.subscriberUp = false;
     return wasUp;
   }
 
@@ -398,7 +434,7 @@ export class RedisBus implements Bus {
   private hear(node: string, type: Envelope["t"]): Peer {
     let peer = this.peers.get(node);
     if (!peer) {
-      peer = { lastHeard: 0, connections: {}, lagMs: 0 };
+      peer = { lastHeard: 0, helloAt: 0, connections: {}, lagMs: 0 };
       this.peers.set(node, peer);
       this.log.info(`Node ${node} joined the fleet`);
       // A node we did not know (or had given up on) may hold members we never heard of.
@@ -435,6 +471,8 @@ export class RedisBus implements Bus {
         peer.lagMs = Math.max(0, Date.now() - envelope.ts);
         return;
       case "hello":
+        peer.helloAt = Date.now();
+        if (this.resendWait?.peers.delete(envelope.n) && this.resendWait.peers.size === 0) this.stopWaiting();
         this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });
         return;
       case "state":
