@@ -23,6 +23,8 @@ export const SERVER_ENV = {
   "scaling.query_timeout": "REVERB_SCALING_QUERY_TIMEOUT",
   "scaling.max_buffered": "REVERB_SCALING_MAX_BUFFERED",
   "scaling.max_backlog": "REVERB_SCALING_MAX_BACKLOG",
+  "scaling.max_buffered_age": "REVERB_SCALING_MAX_BUFFERED_AGE",
+  "scaling.stall_timeout": "REVERB_SCALING_STALL_TIMEOUT",
   "scaling.subscriber": "REVERB_SCALING_SUBSCRIBER",
   "scaling.server.url": "REDIS_URL",
   "scaling.server.host": "REDIS_HOST",

@@ -128,6 +128,13 @@ const ScalingSchema = v.object({
   max_backlog: v.optional(integer(1), 500_000),
   /** Envelopes kept while Redis is unreachable; older ones are dropped beyond it. */
   max_buffered: v.optional(integer(0), 10_000),
+  /**
+   * Milliseconds an envelope may wait for Redis and still be sent; older ones are dropped on
+   * recovery (presence is resynchronised instead), so a long outage is not replayed as a burst.
+   */
+  max_buffered_age: v.optional(integer(0), 5_000),
+  /** Milliseconds a Redis connection may leave a PING unanswered before it counts as down. */
+  stall_timeout: v.optional(integer(100), 3_000),
   server: v.optional(
     v.object({
       url: v.optional(v.nullable(text), null),

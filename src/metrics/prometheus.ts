@@ -63,7 +63,7 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors:
     ]);
     family("reverb_bus_peers", "gauge", "Other nodes heard from.", [["", bus.peers]]);
     family("reverb_bus_buffered", "gauge", "Envelopes waiting for Redis to come back.", [["", bus.buffered]]);
-    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered while Redis was away, incoming ones past max_backlog while the socket loop was behind.", [["", bus.droppedTotal]]);
+    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered or older than max_buffered_age while Redis was away or stalled, incoming ones past max_backlog while the socket loop was behind.", [["", bus.droppedTotal]]);
     family("reverb_bus_lag_seconds", "gauge", "Largest heartbeat delay from a peer.", [["", bus.lagMs / 1000]]);
     family("reverb_bus_backlog_seconds", "gauge", "Largest recent wait between the Redis subscriber hearing messages and the socket loop applying them.", [
       ["", bus.backlogMs / 1000],
