@@ -41,7 +41,9 @@ export function capacityReport(config: Config, limit: number | null, inUse: numb
     info.push(
       `App ${app.app_id} limits: max_connections ${app.max_connections ?? "unlimited"}, max_message_size ${app.max_message_size || "unlimited"} bytes, ` +
         `ping_interval ${app.ping_interval} s, client events from ${app.accept_client_events_from}, ` +
-        `rate limit ${app.rate_limiting.enabled ? `${app.rate_limiting.max_attempts} per ${app.rate_limiting.decay_seconds} s` : "off"}`,
+        `rate limit ${app.rate_limiting.enabled ? `${app.rate_limiting.max_attempts} per ${app.rate_limiting.decay_seconds} s` : "off"}, ` +
+        `max_channels_per_connection ${app.max_channels_per_connection ?? "unlimited"}, max_presence_members ${app.max_presence_members ?? "unlimited"}, ` +
+        `max_buffered_bytes ${app.max_buffered_bytes}`,
     );
   }
   if (limit === null) return { info, warnings };
