@@ -1,7 +1,7 @@
 import { defineCommand, runMain } from "citty";
 import { loadConfig, type LoadOptions } from "./config/load.ts";
 import { install } from "./install.ts";
-import { capacityReport, openFilesLimit } from "./lifecycle/open-files.ts";
+import { capacityReport, openFilesLimit, openFilesNow } from "./lifecycle/open-files.ts";
 import { registerRunning, runtimeDir } from "./lifecycle/runtime-files.ts";
 import { createShutdown, onSignals, type Drainable } from "./lifecycle/shutdown.ts";
 import { createLogger } from "./log.ts";
@@ -80,7 +80,7 @@ const start = defineCommand({
     // Bound to every interface, the server is reachable on loopback: print an address that works.
     const reachable = hostname ?? (host === "0.0.0.0" ? "127.0.0.1" : host);
     for (const app of config.apps) log.info(`App ${app.app_id}: ${tls ? "wss" : "ws"}://${reachable}:${port!}${path}/app/${app.key}`);
-    const capacity = capacityReport(config, openFilesLimit());
+    const capacity = capacityReport(config, openFilesLimit(), openFilesNow(), workers);
     for (const line of capacity.info) log.info(line);
     for (const line of capacity.warnings) log.warn(line);
 

@@ -5,10 +5,15 @@ import { AppRegistry } from "./core/app-state.ts";
 import { Hub } from "./core/hub.ts";
 import { createApi } from "./http/api.ts";
 import { createMonitoring } from "./http/monitoring.ts";
+import { HandlerErrors } from "./metrics/handler-errors.ts";
+import { memoryLimit } from "./lifecycle/memory.ts";
+import { openFilesLimit, openFilesNow, openFilesReserve } from "./lifecycle/open-files.ts";
 import { HttpCounters } from "./metrics/http-counters.ts";
 import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
+import { OpenFilesGuard } from "./transport/open-files-guard.ts";
+import { OutboundBuffers, transportBufferLimit } from "./transport/outbound-buffers.ts";
 
 export interface RunningServer {
   readonly hub: Hub;
@@ -36,16 +41,45 @@ function sweepPeriodMs(config: Config): number {
   return Math.min(Math.max((shortest * 1000) / 2, 250), 30_000);
 }
 
+/**
+ * How often outbound buffers are checked for slow consumers: one that stopped reading is closed
+ * within two periods of passing its cap, holding the cap plus half a second of its events.
+ */
+const BUFFER_CHECK_MS = 250;
+
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
   const bus = scaling.enabled ? new RedisBus(scaling, log, () => hooks.onRestart?.()) : localBus;
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const http = new HttpCounters();
+  const errors = new HandlerErrors();
   const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
-  const handleMonitoring = createMonitoring({ hub, http, token: config.server.metrics_token, startedAt: Date.now() });
-  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, reusePort: hooks.reusePort ?? false });
+  const limit = openFilesLimit();
+  const openFiles = new OpenFilesGuard({
+    limit,
+    reserve: limit === null ? 0 : openFilesReserve(limit, config.server.max_open_files_reserve),
+    baseline: openFilesNow() ?? 0,
+    log,
+  });
+  const backpressureLimit = transportBufferLimit(config);
+  const buffers = new OutboundBuffers({
+    hub,
+    log,
+    totalBudget: config.server.max_buffered_bytes_total ?? Math.floor(memoryLimit() / 4),
+    transportLimit: backpressureLimit,
+    onClosing: () => openFiles.closing(),
+  });
+  const transport = () => ({
+    openFiles: openFiles.limit === null ? null : { inUse: openFiles.inUse(), limit: openFiles.limit, reserve: openFiles.reserve },
+    overCapacityRefusals: openFiles.refused,
+    bufferedBytes: buffers.buffered,
+    slowConsumersClosed: buffers.closed,
+  });
+  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport });
+  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit, reusePort: hooks.reusePort ?? false });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
+  const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
   bus.start(hub);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
 
@@ -64,6 +98,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     },
     async stop() {
       clearInterval(sweep);
+      clearInterval(bufferCheck);
       await server.stop(true);
       await bus.stop();
     },

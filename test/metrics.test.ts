@@ -69,4 +69,22 @@ describe("/metrics", () => {
     };
     expect(data.apps[0]).toMatchObject({ id: APP.app_id, connections: 1, topChannels: [{ name: "fed", subscribers: 1 }] });
   });
+
+  test("the dashboard lists the 20 busiest channels, busiest first, ties by name", async () => {
+    const server = serve("s3cret");
+    for (let i = 0; i < 3; i++) clients.push(await RawClient.connect(server.wsUrl()));
+    const names = Array.from({ length: 23 }, (_, i) => `c${String(22 - i).padStart(2, "0")}`);
+    for (const name of [...names, "b", "a"]) await clients[0]!.subscribe(name);
+    await clients[1]!.subscribe("a");
+    await clients[1]!.subscribe("b");
+    await clients[2]!.subscribe("a");
+    const data = (await (await fetch(`${server.url}/dashboard/data`, { headers: { Authorization: "Bearer s3cret" } })).json()) as {
+      apps: Array<{ topChannels: unknown[] }>;
+    };
+    expect(data.apps[0]!.topChannels).toEqual([
+      { name: "a", subscribers: 3 },
+      { name: "b", subscribers: 2 },
+      ...Array.from({ length: 18 }, (_, i) => ({ name: `c${String(i).padStart(2, "0")}`, subscribers: 1 })),
+    ]);
+  });
 });

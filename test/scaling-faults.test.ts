@@ -72,7 +72,7 @@ describe("fleet faults", () => {
     localA[0]!.send({ event: "client-local", channel: "outage", data: {} });
     await localA[1]!.next("client-local");
 
-    await redis.resume();
+    await redis.restart();
     await until(() => (a.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node A reconnects", 10_000);
     await until(() => (b.output().match(/Redis subscriber connected/g) ?? []).length >= 2, "node B reconnects", 10_000);
     const from = remote.frames.length;

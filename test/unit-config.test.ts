@@ -34,6 +34,8 @@ describe("loadConfig", () => {
       max_message_size: 10_000,
       accept_client_events_from: "members",
       rate_limiting: { enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false },
+      max_channels_per_connection: 1_000,
+      max_presence_members: null,
     });
   });
 
@@ -57,6 +59,8 @@ describe("loadConfig", () => {
         REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS: "5",
         REVERB_APP_RATE_LIMIT_DECAY_SECONDS: "2",
         REVERB_APP_RATE_LIMIT_TERMINATE: "true",
+        REVERB_APP_MAX_CHANNELS_PER_CONNECTION: "null",
+        REVERB_APP_MAX_PRESENCE_MEMBERS: "100",
       },
     });
     if (!result.ok) throw new Error(result.errors.join("\n"));
@@ -69,6 +73,8 @@ describe("loadConfig", () => {
       accept_client_events_from: "none",
       allowed_origins: ["laravel.com", "*.laravel.com"],
       rate_limiting: { enabled: true, max_attempts: 5, decay_seconds: 2, terminate_on_limit: true },
+      max_channels_per_connection: null,
+      max_presence_members: 100,
     });
   });
 
@@ -145,5 +151,29 @@ describe("loadConfig", () => {
     const cwd = scratch({ "dup.json": JSON.stringify({ apps: [{ app_id: "1", key: "k", secret: "s" }, { app_id: "2", key: "k", secret: "s" }] }) });
     const result = await loadConfig({ cwd, env: {}, configPath: "dup.json" });
     expect(result.ok ? [] : result.errors).toEqual(["dup.json: apps: app keys must be unique"]);
+  });
+
+  test("overload limits: defaults, environment, and errors naming the variable", async () => {
+    const defaults = await loadConfig({ cwd: scratch(), env: CREDENTIALS });
+    if (!defaults.ok) throw new Error(defaults.errors.join("\n"));
+    expect(defaults.config.server).toMatchObject({ max_open_files_reserve: null, max_buffered_bytes_total: null });
+    expect(defaults.config.apps[0]!.max_buffered_bytes).toBe(1_048_576);
+
+    const set = await loadConfig({
+      cwd: scratch(),
+      env: { ...CREDENTIALS, REVERB_MAX_OPEN_FILES_RESERVE: "500", REVERB_MAX_BUFFERED_BYTES_TOTAL: "1000000000", REVERB_APP_MAX_BUFFERED_BYTES: "65536" },
+    });
+    if (!set.ok) throw new Error(set.errors.join("\n"));
+    expect(set.config.server).toMatchObject({ max_open_files_reserve: 500, max_buffered_bytes_total: 1_000_000_000 });
+    expect(set.config.apps[0]!.max_buffered_bytes).toBe(65_536);
+
+    const bad = await loadConfig({
+      cwd: scratch(),
+      env: { ...CREDENTIALS, REVERB_MAX_OPEN_FILES_RESERVE: "-1", REVERB_APP_MAX_BUFFERED_BYTES: "100" },
+    });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      "REVERB_MAX_OPEN_FILES_RESERVE: must be at least 0 (got -1)",
+      "REVERB_APP_MAX_BUFFERED_BYTES: must be at least 1024 (got 100)",
+    ]);
   });
 });

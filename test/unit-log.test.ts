@@ -20,3 +20,20 @@ test("a flood of warnings is capped per second and the rest is counted", async (
     "WARN  later",
   ]);
 });
+
+test("errors are capped per second like warnings, with their own budget", async () => {
+  const lines: string[] = [];
+  process.stderr.write = ((chunk: string) => lines.push(String(chunk).trim()) > 0) as typeof process.stderr.write;
+  const log = createLogger({ debug: false });
+  for (let i = 0; i < 30; i++) log.warn(`bad frame ${i}`);
+  for (let i = 0; i < 300; i++) log.error(`handler failed ${i}`);
+  const errors = lines.filter((line) => line.includes(" ERROR "));
+  expect(errors).toHaveLength(20);
+  expect(errors[19]).toEndWith("ERROR handler failed 19");
+  await Bun.sleep(1010);
+  log.error("later");
+  expect(lines.slice(-2).map((line) => line.replace(/^\S+ /, ""))).toEqual([
+    "ERROR (280 more errors in the last second were not written)",
+    "ERROR later",
+  ]);
+});

@@ -27,20 +27,28 @@ describe("channel auth signatures", () => {
 
   test("verification accepts key:signature and a bare signature, rejects anything else", () => {
     const auth = signChannel(KEY, SECRET, "1234.1234", "private-foobar");
-    expect(verifyChannelAuth(SECRET, "1234.1234", "private-foobar", null, auth)).toBe(true);
-    expect(verifyChannelAuth(SECRET, "1234.1234", "private-foobar", null, auth.split(":")[1]!)).toBe(true);
-    expect(verifyChannelAuth(SECRET, "1234.1235", "private-foobar", null, auth)).toBe(false);
-    expect(verifyChannelAuth("other", "1234.1234", "private-foobar", null, auth)).toBe(false);
-    expect(verifyChannelAuth(SECRET, "1234.1234", "private-foobar", null, `${auth}0`)).toBe(false);
-    expect(verifyChannelAuth(SECRET, "1234.1234", "private-foobar", null, "")).toBe(false);
-    expect(verifyChannelAuth(SECRET, "1234.1234", "private-foobar", null, null)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, auth)).toBe(true);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, auth.split(":")[1]!)).toBe(true);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1235", "private-foobar", null, auth)).toBe(false);
+    expect(verifyChannelAuth(KEY, "other", "1234.1234", "private-foobar", null, auth)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, `${auth}0`)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, "")).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, null)).toBe(false);
+  });
+
+  test("the key before the colon must be the app's own, as Pusher checks", () => {
+    const signature = signChannel(KEY, SECRET, "1234.1234", "private-foobar").split(":")[1]!;
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, `another-key:${signature}`)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, `:${signature}`)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, `${KEY}x:${signature}`)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1234.1234", "private-foobar", null, `${KEY}:${signature}`)).toBe(true);
   });
 
   test("presence verification fails when channel_data changes by one byte", () => {
     const data = '{"user_id":10}';
     const auth = signChannel(KEY, SECRET, "1.1", "presence-x", data);
-    expect(verifyChannelAuth(SECRET, "1.1", "presence-x", data, auth)).toBe(true);
-    expect(verifyChannelAuth(SECRET, "1.1", "presence-x", '{"user_id":11}', auth)).toBe(false);
+    expect(verifyChannelAuth(KEY, SECRET, "1.1", "presence-x", data, auth)).toBe(true);
+    expect(verifyChannelAuth(KEY, SECRET, "1.1", "presence-x", '{"user_id":11}', auth)).toBe(false);
   });
 });
 

@@ -9,11 +9,14 @@ import { Halt } from "./halt.ts";
 import { httpLoad } from "./http-load.ts";
 import { Metrics } from "./metrics.ts";
 import { openSockets } from "./open.ts";
+import { openPaused, resumePaused } from "./paused.ts";
+import type { PausedReader } from "../../test/helpers/paused-reader.ts";
 import { publish } from "./publish.ts";
 import type { PusherSocket } from "./pusher-socket.ts";
 
 const metrics = new Metrics();
 const sockets: PusherSocket[] = [];
+const paused: PausedReader[] = [];
 const halt = new Halt();
 
 type Handlers = { [M in MethodName]: (params: Methods[M]["params"]) => Promise<Methods[M]["result"]> };
@@ -47,8 +50,11 @@ const handlers: Handlers = {
   },
   closeAll: async () => {
     for (const socket of sockets.splice(0)) socket.close();
+    for (const reader of paused.splice(0)) reader.close();
     return null;
   },
+  openPaused: (params) => openPaused(params, paused),
+  resumePaused: (params) => resumePaused(params, paused),
 };
 
 function reply(message: Reply): void {

@@ -2,8 +2,11 @@ import { parseArgs } from "node:util";
 import type { ScenarioName } from "../scenarios/types.ts";
 import type { TargetKind } from "./targets.ts";
 
-export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http", "crossnode"];
-/** What `--scenario all` runs: crossnode needs redis-server and three servers, so it is asked for by name. */
+export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http", "crossnode", "slow"];
+/**
+ * What `--scenario all` runs: crossnode needs redis-server and three servers, and slow lets the
+ * ceiling grow by GBs, so both are asked for by name.
+ */
 const DEFAULT_SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
 const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline"];
 
@@ -43,6 +46,11 @@ export interface BenchOptions {
   burstStallPercent: number;
   burstMs: number;
   burstDrainMs: number;
+  slowPaused: number;
+  slowHealthy: number;
+  slowRate: number;
+  slowPayload: number;
+  slowSeconds: number;
   outDir: string;
   /** Directory for the servers' CPU profiles (bun --cpu-prof-md); null: no profiling. */
   profileDir: string | null;
@@ -76,6 +84,11 @@ const NUMBERS = {
   "burst-stall": [95, "crossnode: percent of node B's main thread kept busy while the burst is sent (0: none, at most 99)"],
   "burst-seconds": [15, "crossnode: longest the burst may take to send"],
   "burst-drain": [20, "crossnode: longest to wait for the burst's deliveries after the last send"],
+  "slow-paused": [200, "slow: readers that subscribe and stop reading"],
+  "slow-healthy": [20, "slow: readers that keep up"],
+  "slow-rate": [500, "slow: events/s through the HTTP API"],
+  "slow-payload": [1000, "slow: bytes of event data"],
+  "slow-seconds": [20, "slow: seconds of load with the paused readers (the kernel takes several MB each before the server buffers)"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export const USAGE = `npm run bench -- [flags]
@@ -156,6 +169,11 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     burstStallPercent: Math.min(99, n("burst-stall")),
     burstMs: n("burst-seconds") * 1000,
     burstDrainMs: n("burst-drain") * 1000,
+    slowPaused: int("slow-paused"),
+    slowHealthy: int("slow-healthy"),
+    slowRate: n("slow-rate"),
+    slowPayload: int("slow-payload"),
+    slowSeconds: n("slow-seconds"),
     outDir: values.out!,
     profileDir: values.profile ?? null,
   };
@@ -167,6 +185,8 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     ["--chatters", options.chatters, options.procs],
     ["--presence", options.presence, options.procs],
     ["--idle", options.idle, options.idleProcs],
+    ["--slow-paused", options.slowPaused, 1],
+    ["--slow-healthy", options.slowHealthy, 1],
   ] as const) {
     if (sockets / procs > SOCKETS_PER_PROCESS) {
       throw new Error(`${what} ${sockets} over ${procs} generator(s) is more than ${SOCKETS_PER_PROCESS} sockets per process; add generators`);

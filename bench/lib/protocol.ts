@@ -74,6 +74,30 @@ export interface ChatterParams {
   payloadBytes: number;
 }
 
+export interface PausedOpenParams {
+  wsUrl: string;
+  channel: string;
+  count: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export interface PausedOpenResult {
+  opened: number;
+  failed: number;
+  firstError: string | null;
+}
+
+export interface PausedResumeParams {
+  /** Longest to read on before counting the sockets still open. */
+  waitMs: number;
+}
+
+export interface PausedResumeResult {
+  /** "close 4100", "closed, no close frame", "still open" → sockets. */
+  outcomes: Record<string, number>;
+}
+
 export interface ChurnParams {
   durationMs: number;
 }
@@ -113,6 +137,10 @@ export interface Methods {
   /** Ends the `publish` and `http` loads running now, at their next step. */
   halt: { params: null; result: null };
   closeAll: { params: null; result: null };
+  /** Opens sockets that subscribe and then stop reading. */
+  openPaused: { params: PausedOpenParams; result: PausedOpenResult };
+  /** Reads on them again and reports how the server closed each. */
+  resumePaused: { params: PausedResumeParams; result: PausedResumeResult };
 }
 
 export type MethodName = keyof Methods;

@@ -19,6 +19,8 @@ export function isFleetKind(kind: TargetKind): kind is FleetKind {
 }
 
 export const CREDENTIALS: Credentials = { appId: "1", key: "k", secret: "s" };
+/** Our servers' `/metrics` token, for scenarios that read the server's own counts. */
+export const METRICS_TOKEN = "bench";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CEILING = fileURLToPath(new URL("../ceiling.ts", import.meta.url));
@@ -78,7 +80,7 @@ export function configFile(scaling?: Record<string, unknown>): { path: string; r
   writeFileSync(
     path,
     JSON.stringify({
-      server: { host: "127.0.0.1", port: 0, ...(scaling ? { scaling } : {}) },
+      server: { host: "127.0.0.1", port: 0, metrics_token: METRICS_TOKEN, ...(scaling ? { scaling } : {}) },
       apps: [
         {
           app_id: CREDENTIALS.appId,

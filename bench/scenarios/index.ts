@@ -5,6 +5,7 @@ import { fanout } from "./fanout.ts";
 import { http } from "./http.ts";
 import { idle } from "./idle.ts";
 import { presence } from "./presence.ts";
+import { slow } from "./slow.ts";
 import type { Scenario, ScenarioName } from "./types.ts";
 
-export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode };
+export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow };

@@ -17,7 +17,8 @@ export interface BusSink {
   /** Replaces all that `node` held (null: the node is gone). */
   replaceNode(node: string, presence: PresenceSnapshot | null): void;
   terminateLocal(appId: string, user: string): void;
-  localStats(appId: string, names: string[] | null, prefix: string | null): NodeStats;
+  /** Built in slices, so a node with very many channels keeps serving while it answers. */
+  localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats>;
   presenceSnapshot(): PresenceSnapshot;
   connectionCounts(): Record<string, number>;
 }

@@ -59,6 +59,11 @@ export function ownPrefix(nodeId: string): string {
   return `{"n":${JSON.stringify(nodeId)},`;
 }
 
+/** How a node's own heartbeat starts: it listens for those to know its link to the fleet works. */
+export function ownBeatPrefix(nodeId: string): string {
+  return `${ownPrefix(nodeId)}"t":"beat",`;
+}
+
 export function decodeEnvelope(text: string): Envelope | null {
   let parsed: unknown;
   try {

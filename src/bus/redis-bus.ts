@@ -3,8 +3,10 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ScalingConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
+import { BoundedQueue } from "./bounded-queue.ts";
 import type { Bus, BusHealth, BusSink, NodeStats } from "./bus.ts";
-import { decodeEnvelope, encodeEnvelope, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, ownBeatPrefix, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import { watchLiveness } from "./liveness.ts";
 import { redisOptions } from "./redis-options.ts";
 import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
 
@@ -16,9 +18,41 @@ function redactPassword(url: string): string {
 
 interface Peer {
   lastHeard: number;
+  /** When it last asked for our state: it was subscribed then, so it hears what we send. */
+  helloAt: number;
   connections: Record<string, number>;
   lagMs: number;
 }
+
+/** An envelope waiting for Redis. */
+interface Held {
+  text: string;
+  /** When it started waiting, to drop it once it is older than `max_buffered_age`. */
+  since: number;
+  /** Kept whatever its age: a `terminate` must still reach the user's other sockets. */
+  keep: boolean;
+}
+
+/**
+ * Envelope characters (bytes, for ASCII) handed to ioredis and not yet acknowledged. Past it,
+ * envelopes wait in our own bounded buffer: a Redis that accepts the TCP stream but answers nothing
+ * (stopped, wedged) must not grow ioredis's command queue without end before the stall is seen.
+ */
+const MAX_IN_FLIGHT_BYTES = 256 * 1024;
+
+/**
+ * Waiting envelopes are resent in slices, one every PACE_TICK_MS, at twice the rate they arrived
+ * at (but at least MIN_RESEND_PER_SECOND): clients that kept up with the live rate can take that,
+ * and the backlog still shrinks as fast as it grew.
+ */
+const PACE_TICK_MS = 20;
+const MIN_RESEND_PER_SECOND = 200;
+
+/**
+ * After an outage the resend waits until every peer has said hello again (it is subscribed, so
+ * it will hear the resend), but no longer than this: a peer that had no outage says nothing.
+ */
+const RESEND_WAIT_MS = 1000;
 
 interface PendingQuery {
   waitingFor: Set<string>;
@@ -28,18 +62,36 @@ interface PendingQuery {
 
 /**
  * The fleet over one Redis pub/sub channel. Publishing happens here; subscribing runs in a worker
- * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves with heartbeats; one that falls silent for `node_timeout` is
- * dropped with its presence members. While Redis is away, envelopes wait in a bounded buffer and
- * local clients are served as usual; on reconnection every node resends its state.
+ * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves
+ * with heartbeats; one that falls silent for `node_timeout` while our own heartbeats keep coming
+ * back is dropped with its presence members. A connection that answers no PING within
+ * `stall_timeout` counts as lost like a closed one. While Redis is away, envelopes wait in a
+ * bounded buffer and local clients are served as usual; on reconnection the fresh ones are sent
+ * and every node resends its state.
  */
 export class RedisBus implements Bus {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly channel: string;
   private readonly peers = new Map<string, Peer>();
   private readonly pending = new Map<string, PendingQuery>();
-  private buffer: string[] = [];
+  private readonly buffer: BoundedQueue<Held>;
+  private inFlightBytes = 0;
+  /** Evicted from the full buffer during the current outage. */
   private dropped = 0;
+  /** Since when the buffer has not been empty, and how many envelopes entered it meanwhile. */
+  private backlog = { since: 0, arrived: 0 };
+  private pacing: Timer | undefined;
+  /** Peers not yet heard to be subscribed again, while the resend waits for them. */
+  private resendWait: { peers: Set<string>; timer: Timer } | null = null;
+  private publisherDownAt = 0;
   private droppedTotal = 0;
+  /**
+   * When our own heartbeat last came back promptly: proof that the link carries messages both
+   * ways, so that a peer silent meanwhile is silent of its own doing.
+   */
+  private heardSelfAt = 0;
+  private readonly beatMs: number;
+  private stopWatching: (() => void) | undefined;
   private sink!: BusSink;
   private publisher!: Redis;
   private subscriber!: Subscriber;
@@ -61,6 +113,8 @@ export class RedisBus implements Bus {
     private readonly onRestart: () => void,
   ) {
     this.channel = `${config.prefix}${config.channel}`;
+    this.buffer = new BoundedQueue(config.max_buffered);
+    this.beatMs = (config.node_timeout * 1000) / 4;
     this.where = config.server.url ? redactPassword(config.server.url) : `${config.server.host}:${config.server.port}`;
   }
 
@@ -68,23 +122,61 @@ export class RedisBus implements Bus {
     this.sink = sink;
     this.log.info(`Scaling on: node ${this.nodeId}, Redis ${this.where}, channel ${this.channel}`);
 
-    this.publisher = new Redis({ ...redisOptions(this.config.server), enableOfflineQueue: false, connectionName: "reverb-uws:publisher" });
-    this.publisher.on("ready", () => this.publisherReady());
-    this.publisher.on("close", () => this.connectionLost("publisher"));
-    this.publisher.on("error", (error: Error) => this.connectionError("publisher", error.message));
+    this.publisher = this.connectPublisher();
 
     this.subscriber = startSubscriber(
       this.config.subscriber,
-      { connection: this.config.server, channel: this.channel, ownPrefix: ownPrefix(this.nodeId), maxBacklog: this.config.max_backlog },
+      {
+        connection: this.config.server,
+        channel: this.channel,
+        ownPrefix: ownPrefix(this.nodeId),
+        ownBeatPrefix: ownBeatPrefix(this.nodeId),
+        maxBacklog: this.config.max_backlog,
+        stallTimeout: this.config.stall_timeout,
+      },
       (report) => this.subscriberReport(report),
     );
 
-    const beatMs = (this.config.node_timeout * 1000) / 4;
-    this.heartbeat = setInterval(() => this.beat(), beatMs);
+    this.heartbeat = setInterval(() => this.beat(), this.beatMs);
+  }
+
+  /** A publisher connection, watched for stalls; a replaced one's events are ignored. */
+  private connectPublisher(): Redis {
+    const publisher = new Redis({
+      ...redisOptions(this.config.server),
+      enableOfflineQueue: false,
+      // When Redis closes the connection, what it had not answered is resent once it is back and
+      // settles then, which keeps the in-flight count true.
+      autoResendUnfulfilledCommands: true,
+      connectionName: "reverb-uws:publisher",
+    });
+    const current = () => publisher === this.publisher;
+    publisher.on("ready", () => current() && this.publisherReady());
+    publisher.on("close", () => current() && this.connectionLost("publisher"));
+    publisher.on("error", (error: Error) => current() && this.connectionError("publisher", error.message));
+    this.stopWatching = watchLiveness(publisher, this.config.stall_timeout, () => this.publisherStalled());
+    return publisher;
+  }
+
+  /**
+   * A new connection rather than a reconnection: closing the stalled one by hand makes ioredis
+   * reject what it had in flight, which comes back to our buffer with its age, instead of being
+   * resent by ioredis whatever its age once Redis answers.
+   */
+  private publisherStalled(): void {
+    this.stalled("publisher");
+    const stalled = this.publisher;
+    this.stopWatching?.();
+    this.publisher = this.connectPublisher();
+    stalled.disconnect();
+    stalled.stream.destroy();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearTimeout(this.pacing);
+    clearTimeout(this.resendWait?.timer);
+    this.stopWatching?.();
     this.subscriber.stop();
     this.publisher.disconnect();
   }
@@ -149,41 +241,134 @@ export class RedisBus implements Bus {
 
   private send(envelope: DistributiveOmit<Envelope, "n">): void {
     const text = encodeEnvelope(this.nodeId, envelope);
-    if (!this.publisherUp) return this.hold(text);
-    this.publisher.publish(this.channel, text).catch(() => this.hold(text));
+    if (envelope.t === "beat" || envelope.t === "hello" || envelope.t === "query" || envelope.t === "reply") return this.sendNow(text);
+    const keep = envelope.t === "terminate";
+    const now = Date.now();
+    // Behind anything already waiting, so that envelopes leave in the order they were made.
+    if (!this.publisherUp || this.buffer.length > 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.hold(text, now, keep);
+    else this.publish(text, now, keep);
   }
 
-  /** Keeps the newest `max_buffered` envelopes while Redis is away. */
-  private hold(text: string): void {
-    this.buffer.push(text);
-    if (this.buffer.length > this.config.max_buffered) {
-      this.buffer.shift();
-      this.droppedTotal++;
-      if (this.dropped++ === 0) this.log.warn(`Redis unreachable: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
+  /**
+   * Heartbeats, hellos and fleet queries are worth nothing late and need no order: they skip the
+   * buffer, going at once while the publisher is up and nowhere otherwise. Queued behind a
+   * catch-up, a heartbeat would make this node look silent, and a hello would hold up the others'
+   * resends (they wait for it).
+   */
+  private sendNow(text: string): void {
+    if (this.publisherUp) this.publisher.publish(this.channel, text).catch(() => {});
+  }
+
+  private publish(text: string, since: number, keep: boolean): void {
+    this.inFlightBytes += text.length;
+    this.publisher.publish(this.channel, text).then(
+      () => {
+        this.inFlightBytes -= text.length;
+        if (this.buffer.length > 0) this.pace();
+      },
+      () => {
+        this.inFlightBytes -= text.length;
+        this.hold(text, since, keep);
+      },
+    );
+  }
+
+  /** Keeps the newest `max_buffered` envelopes while Redis is away or behind. */
+  private hold(text: string, since: number, keep: boolean): void {
+    if (this.backlog.arrived++ === 0) this.backlog.since = since;
+    if (!this.buffer.push({ text, since, keep })) return;
+    this.droppedTotal++;
+    if (this.dropped++ === 0) this.log.warn(`Redis unreachable or behind: buffer of ${this.config.max_buffered} envelopes full, dropping the oldest`);
+  }
+
+  /** Sends one slice of the waiting envelopes now and schedules the next; stale ones are dropped. */
+  private pace(): void {
+    if (this.pacing || this.resendWait || !this.publisherUp) return;
+    const now = Date.now();
+    const perSecond = Math.max(MIN_RESEND_PER_SECOND, (2 * this.backlog.arrived * 1000) / Math.max(now - this.backlog.since, 1));
+    let slice = Math.ceil((perSecond * PACE_TICK_MS) / 1000);
+    const oldest = now - this.config.max_buffered_age;
+    while (slice > 0 && this.inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+      const held = this.buffer.shift();
+      if (!held) break;
+      if (held.since < oldest && !held.keep) {
+        this.droppedTotal++;
+        continue;
+      }
+      this.publish(held.text, held.since, held.keep);
+      slice--;
     }
+    if (this.buffer.length === 0) {
+      this.backlog = { since: 0, arrived: 0 };
+      return;
+    }
+    this.pacing = setTimeout(() => {
+      this.pacing = undefined;
+      this.pace();
+    }, PACE_TICK_MS);
   }
 
   private publisherReady(): void {
     this.publisherUp = true;
     this.outageLogged.publisher = false;
-    const held = this.buffer;
-    this.buffer = [];
-    this.log.info(`Redis publisher connected${held.length ? `: sending ${held.length} buffered envelopes` : ""}${this.dropped ? `, ${this.dropped} were dropped` : ""}`);
+    // Events older than max_buffered_age would reach clients as a burst of stale news; presence
+    // changes among them are covered by the resync below.
+    const oldest = Date.now() - this.config.max_buffered_age;
+    const stale = this.buffer.removeWhere((held) => held.since < oldest && !held.keep);
+    this.droppedTotal += stale;
+    const waiting = this.buffer.length;
+    const dropped = [
+      this.dropped ? `${this.dropped} dropped from the full buffer` : "",
+      stale ? `${stale} dropped as older than ${this.config.max_buffered_age} ms` : "",
+    ].filter(Boolean);
+    this.log.info(`Redis publisher connected${waiting ? `: sending ${waiting} buffered envelopes` : ""}${dropped.length ? `; ${dropped.join(", ")}` : ""}`);
     this.dropped = 0;
-    if (held.length) {
-      const pipeline = this.publisher.pipeline();
-      for (const text of held) pipeline.publish(this.channel, text);
-      pipeline.exec().catch((error: Error) => this.log.warn(`Redis: resending buffered envelopes failed: ${error.message}`));
-    }
+    this.resendWhenHeard();
     if (this.subscriberUp) this.resync();
   }
 
+  /**
+   * Redis drops what is published to a channel nobody has subscribed to yet, and after an outage
+   * the others' subscribers may come back a moment after our publisher: start the resend once each
+   * peer has said hello since the outage began, or after RESEND_WAIT_MS.
+   */
+  private resendWhenHeard(): void {
+    clearTimeout(this.resendWait?.timer);
+    this.resendWait = null;
+    const silent = [...this.peers].filter(([, peer]) => peer.helloAt < this.publisherDownAt).map(([node]) => node);
+    if (this.buffer.length > 0 && silent.length > 0) {
+      this.resendWait = { peers: new Set(silent), timer: setTimeout(() => this.stopWaiting(), RESEND_WAIT_MS) };
+    }
+    this.pace();
+  }
+
+  private stopWaiting(): void {
+    clearTimeout(this.resendWait?.timer);
+    this.resendWait = null;
+    this.pace();
+  }
+
   private connectionLost(which: "publisher" | "subscriber"): void {
+    if (!this.markDown(which) || this.outageLogged[which]) return;
+    this.outageLogged[which] = true;
+    this.log.warn(`Redis ${which} disconnected: serving local clients, reconnecting`);
+  }
+
+  /** A PING went unanswered for `stall_timeout`: the connection is being dropped and redialled. */
+  private stalled(which: "publisher" | "subscriber"): void {
+    if (!this.markDown(which) || this.outageLogged[which]) return;
+    this.outageLogged[which] = true;
+    this.log.warn(`Redis ${which} answered no PING within ${this.config.stall_timeout} ms: counting it as down, serving local clients, reconnecting`);
+  }
+
+  /** Returns whether the connection was up. */
+  private markDown(which: "publisher" | "subscriber"): boolean {
     const wasUp = which === "publisher" ? this.publisherUp : this.subscriberUp;
-    if (which === "publisher") this.publisherUp = false;
-    else this.subscriberUp = false;
-    if (wasUp) this.log.warn(`Redis ${which} disconnected: serving local clients, reconnecting`);
-    this.outageLogged[which] ||= wasUp;
+    if (which === "publisher") {
+      this.publisherUp = false;
+      if (wasUp) this.publisherDownAt = Date.now();
+    } else this.subscriberUp = false;
+    return wasUp;
   }
 
   /** One line per outage, whether Redis was never reached or went away. */
@@ -206,6 +391,8 @@ export class RedisBus implements Bus {
       this.connectionError("subscriber", report.message);
     } else if (report.state === "down") {
       this.connectionLost("subscriber");
+    } else if (report.state === "stalled") {
+      this.stalled("subscriber");
     } else {
       this.subscriberUp = true;
       this.outageLogged.subscriber = false;
@@ -229,7 +416,9 @@ export class RedisBus implements Bus {
     this.previousBacklogMs = this.backlogMs;
     this.backlogMs = 0;
     this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
-    if (!this.subscriberUp) return;
+    // Silence counts only while our own heartbeats come back (the last one, or the one before):
+    // when they do not, the silence is ours (a stalled Redis, a lagging loop), not the peers'.
+    if (!this.subscriberUp || now - this.heardSelfAt > 2 * this.beatMs) return;
     const limit = this.config.node_timeout * 1000;
     for (const [node, peer] of this.peers) {
       if (now - peer.lastHeard < limit) continue;
@@ -245,7 +434,7 @@ export class RedisBus implements Bus {
   private hear(node: string, type: Envelope["t"]): Peer {
     let peer = this.peers.get(node);
     if (!peer) {
-      peer = { lastHeard: 0, connections: {}, lagMs: 0 };
+      peer = { lastHeard: 0, helloAt: 0, connections: {}, lagMs: 0 };
       this.peers.set(node, peer);
       this.log.info(`Node ${node} joined the fleet`);
       // A node we did not know (or had given up on) may hold members we never heard of.
@@ -259,6 +448,13 @@ export class RedisBus implements Bus {
     const envelope = decodeEnvelope(text);
     if (!envelope) {
       this.log.warn(`Redis: ignoring a malformed envelope: ${text.slice(0, 200)}`);
+      return;
+    }
+    // Only our heartbeats come back to us. One that took longer than a beat interval was held up
+    // with everyone else's (a stall's backlog) and proves nothing about the others' silence.
+    if (envelope.n === this.nodeId) {
+      const now = Date.now();
+      if (envelope.t === "beat" && now - envelope.ts < this.beatMs) this.heardSelfAt = now;
       return;
     }
     const peer = this.hear(envelope.n, envelope.t);
@@ -275,13 +471,15 @@ export class RedisBus implements Bus {
         peer.lagMs = Math.max(0, Date.now() - envelope.ts);
         return;
       case "hello":
+        peer.helloAt = Date.now();
+        if (this.resendWait?.peers.delete(envelope.n) && this.resendWait.peers.size === 0) this.stopWaiting();
         this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });
         return;
       case "state":
         peer.connections = envelope.conns;
         return sink.replaceNode(envelope.n, envelope.presence);
       case "query":
-        this.send({ t: "reply", id: envelope.id, to: envelope.n, stats: sink.localStats(envelope.a, envelope.names, envelope.prefix) });
+        void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.send({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;
       case "reply": {
         if (envelope.to !== this.nodeId) return;

@@ -1,12 +1,17 @@
 import Redis from "ioredis";
+import { watchLiveness } from "./liveness.ts";
 import { redisOptions, type RedisConnection } from "./redis-options.ts";
 
 /** What the subscriber is asked to do, once. */
 export interface SubscriberCommand {
   connection: RedisConnection;
   channel: string;
-  /** Messages starting with this are the node's own and are dropped unparsed. */
+  /** Messages starting with this are the node's own and are dropped unparsed... */
   ownPrefix: string;
+  /** ...but its heartbeats, starting with this, are let through: hearing them proves the link. */
+  ownBeatPrefix: string;
+  /** Milliseconds a PING may go unanswered before the connection counts as down and is redialled. */
+  stallTimeout: number;
   /** Messages heard but not yet applied by the socket loop; past it new ones are dropped. */
   maxBacklog: number;
 }
@@ -23,11 +28,12 @@ export type SubscriberReport =
    * `dropped`: messages refused since the last batch because the backlog was full.
    */
   | { type: "messages"; messages: string[]; heardAt: number; dropped: number }
-  | { type: "status"; state: "ready" | "down" }
+  /** `stalled`: a PING went unanswered for `stallTimeout`; the connection is being redialled. */
+  | { type: "status"; state: "ready" | "down" | "stalled" }
   | { type: "error"; message: string };
 
 export interface RunningSubscriber {
-  readonly redis: Redis;
+  stop(): void;
   /** The socket loop has applied this many forwarded messages in all. */
   applied(total: number): void;
 }
@@ -51,8 +57,9 @@ export function runSubscriber(command: SubscriberCommand, report: (message: Subs
     dropped = 0;
   };
   redis.on("message", (_channel: string, message: string) => {
-    if (message.startsWith(command.ownPrefix)) return;
     const full = forwarded - applied >= command.maxBacklog;
+    // Our own heartbeat is no one's lost news: behind a full backlog it would prove nothing anyway.
+    if (message.startsWith(command.ownPrefix) && (full || !message.startsWith(command.ownBeatPrefix))) return;
     if (batch.length === 0 && dropped === 0) queueMicrotask(flush);
     if (full) dropped++;
     else {
@@ -64,8 +71,18 @@ export function runSubscriber(command: SubscriberCommand, report: (message: Subs
   redis.on("close", () => report({ type: "status", state: "down" }));
   redis.on("error", (error: Error) => report({ type: "error", message: error.message }));
   redis.subscribe(command.channel).catch((error: Error) => report({ type: "error", message: error.message }));
+  // Dropping the stalled connection at once means what other nodes had already written into the
+  // stopped Redis goes to a closed socket when it wakes: the new connection subscribes only once
+  // Redis answers again, so a stall's backlog is not replayed here as one burst.
+  const stopWatching = watchLiveness(redis, command.stallTimeout, () => {
+    report({ type: "status", state: "stalled" });
+    redis.stream.destroy();
+  });
   return {
-    redis,
+    stop: () => {
+      stopWatching();
+      redis.disconnect();
+    },
     applied: (total) => {
       applied = total;
     },
@@ -92,7 +109,7 @@ export function startSubscriber(mode: "worker" | "inline", command: SubscriberCo
       apply(message);
       subscriber.applied(applied);
     });
-    return { stop: () => subscriber.redis.disconnect() };
+    return { stop: () => subscriber.stop() };
   }
   const worker = new Worker(new URL("./subscriber-worker.ts", import.meta.url).href);
   worker.onmessage = (event: MessageEvent<SubscriberReport>) => apply(event.data);

@@ -29,6 +29,11 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   );
 }
 
+/** A whole-number limit that `null` (in the environment: the word `null`) turns off. */
+function limit(min: number) {
+  return v.pipe(v.unknown(), v.transform(toScalar), v.nullable(integer(min)));
+}
+
 const boolean = v.pipe(
   v.unknown(),
   v.transform((input) => {
@@ -85,7 +90,7 @@ export const AppConfigSchema = v.object({
   allowed_origins: v.optional(stringList, ["*"]),
   ping_interval: v.optional(integer(1), 60),
   activity_timeout: v.optional(integer(1), 30),
-  max_connections: v.optional(v.nullable(integer(1)), null),
+  max_connections: v.optional(limit(1), null),
   /** Bytes; 0 means no limit of our own (the transport's 64 MiB still applies). */
   max_message_size: v.optional(integer(0), 10_000),
   /** Absent key means `all` (Reverb's fallback for configs published before the option). */
@@ -95,6 +100,15 @@ export const AppConfigSchema = v.object({
   cache_ttl: v.optional(integer(1), 1800),
   /** Cache channels remembered per app; the least recently written go first. */
   max_cached_channels: v.optional(integer(1), 10_000),
+  /** Channels one connection may be subscribed to at once; null: no limit. */
+  max_channels_per_connection: v.optional(limit(1), 1_000),
+  /** Distinct users on one presence channel across the fleet; null: no limit (Pusher's is 100). */
+  max_presence_members: v.optional(limit(1), null),
+  /**
+   * Bytes waiting to be sent to one socket before it is closed with 4100: a client that stops
+   * reading must not hold the server's memory. Keep it above the app's largest event.
+   */
+  max_buffered_bytes: v.optional(integer(1024), 1_048_576),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
@@ -115,6 +129,13 @@ const ScalingSchema = v.object({
   max_backlog: v.optional(integer(1), 500_000),
   /** Envelopes kept while Redis is unreachable; older ones are dropped beyond it. */
   max_buffered: v.optional(integer(0), 10_000),
+  /**
+   * Milliseconds an envelope may wait for Redis and still be sent; older ones are dropped on
+   * recovery (presence is resynchronised instead), so a long outage is not replayed as a burst.
+   */
+  max_buffered_age: v.optional(integer(0), 5_000),
+  /** Milliseconds a Redis connection may leave a PING unanswered before it counts as down. */
+  stall_timeout: v.optional(integer(100), 3_000),
   server: v.optional(
     v.object({
       url: v.optional(v.nullable(text), null),
@@ -173,6 +194,16 @@ export const ServerConfigSchema = v.object({
   shutdown_timeout: v.optional(integer(0), 10),
   /** Bearer token for `/metrics` and `/dashboard`; without one they are off. */
   metrics_token: v.optional(v.nullable(text), null),
+  /**
+   * Open files kept free below the process's limit for everything that is not a WebSocket (the
+   * API's connections, Redis, sockets still closing). Null: 5% of the limit, at least 32.
+   */
+  max_open_files_reserve: v.optional(v.nullable(integer(0)), null),
+  /**
+   * Bytes waiting to be sent, all sockets together; past it the largest are closed first (4100).
+   * Null: a quarter of the memory the process may use.
+   */
+  max_buffered_bytes_total: v.optional(v.nullable(integer(1024)), null),
   scaling: v.optional(ScalingSchema, {}),
   /** Processes sharing the port (`start --workers`); 1 serves from the one process. */
   workers: v.optional(workerCount, 1),

@@ -1,6 +1,6 @@
-import type { NodeStats } from "../bus/bus.ts";
 import { channelKind } from "../protocol/channels.ts";
 import type { AppState } from "./app-state.ts";
+import type { FleetStats } from "./fleet-stats.ts";
 
 /** The `info` attributes a client may ask for; unknown names are ignored, never an error. */
 export function parseInfo(info: string | null | undefined): ReadonlySet<string> {
@@ -10,10 +10,9 @@ export function parseInfo(info: string | null | undefined): ReadonlySet<string> 
 /**
  * A channel's attributes as the HTTP API reports them: `occupied` when asked, `user_count` for
  * presence channels only (distinct users across the fleet), `subscription_count` for the others,
- * `cache` for cache channels. `stats` are the fleet's subscriber counts.
+ * `cache` for cache channels. `subscribers` is the fleet's count.
  */
-export function channelInfo(app: AppState, name: string, info: ReadonlySet<string>, stats: NodeStats, now: number): Record<string, unknown> {
-  const subscribers = stats.channels[name] ?? 0;
+export function channelInfo(app: AppState, name: string, info: ReadonlySet<string>, subscribers: number, now: number): Record<string, unknown> {
   const kind = channelKind(name);
   const members = kind.presence ? (app.rosters.get(name)?.size ?? 0) : 0;
   const occupied = subscribers > 0 || members > 0;
@@ -32,14 +31,17 @@ export function channelInfo(app: AppState, name: string, info: ReadonlySet<strin
   return result;
 }
 
-export function occupiedChannels(app: AppState, info: ReadonlySet<string>, stats: NodeStats, now: number): Record<string, unknown> {
-  const channels: Record<string, unknown> = {};
-  for (const name of Object.keys(stats.channels)) channels[name] = channelInfo(app, name, info, stats, now);
-  return channels;
+/** Each occupied channel with its attributes, lazily: the caller serializes them in slices. */
+export function* occupiedChannels(app: AppState, info: ReadonlySet<string>, stats: FleetStats, now: number): Generator<[string, Record<string, unknown>]> {
+  for (let i = 0; i < stats.names.length; i++) yield [stats.names[i]!, channelInfo(app, stats.names[i]!, info, stats.subscribers[i]!, now)];
 }
 
-/** Presence users in the order they joined, ids in the type the client sent. */
-export function channelUsers(app: AppState, name: string): Array<{ id: unknown }> | null {
+/** Presence users in the order they joined, ids in the type the client sent; null: no such roster. */
+export function channelUsers(app: AppState, name: string): Iterable<{ id: unknown }> | null {
   const roster = app.rosters.get(name);
-  return roster ? [...roster.members.values()].map((member) => ({ id: member.id })) : null;
+  return roster ? usersOf(roster.members.values()) : null;
+}
+
+function* usersOf(members: Iterable<{ id: unknown }>): Generator<{ id: unknown }> {
+  for (const member of members) yield { id: member.id };
 }

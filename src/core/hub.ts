@@ -12,6 +12,7 @@ import { verifyChannelAuth } from "../protocol/signatures.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
+import { asNodeStats, localCounts, withRemotes, type FleetStats } from "./fleet-stats.ts";
 import { Presence } from "./presence.ts";
 import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
@@ -29,6 +30,26 @@ function overByteLimit(text: string, max: number): boolean {
   if (text.length > max) return true;
   if (text.length * 3 <= max) return false;
   return Buffer.byteLength(text) > max;
+}
+
+/** A channel name as log lines show it: names can be many kilobytes long. */
+function logName(name: string): string {
+  return name.length > 200 ? `${name.slice(0, 200)}… (${name.length} characters)` : name;
+}
+
+const INVALID_USER = Symbol("invalid user_id");
+
+/**
+ * The roster key of a presence subscriber: `String(user_id)`, which is why only strings and
+ * numbers are accepted (Pusher's rule; an object's `toString` is the client's to define). No
+ * `user_id` at all, or an empty one, subscribes without membership as Reverb does.
+ */
+function presenceUserKey(data: Record<string, unknown> | null): string | null | typeof INVALID_USER {
+  const userId = data?.user_id;
+  if (userId === undefined || userId === "") return null;
+  if (typeof userId === "string") return userId;
+  if (typeof userId === "number") return String(userId);
+  return INVALID_USER;
 }
 
 function userIdOf(connection: Connection, subscription: Subscription): unknown {
@@ -60,7 +81,13 @@ export class Hub implements BusSink {
     this.bus = options.bus ?? localBus;
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
-    this.presence = new Presence(this.apps, this.nodeId, this.bus, (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false));
+    this.presence = new Presence(
+      this.apps,
+      this.nodeId,
+      this.bus,
+      (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false),
+      (error) => this.log.error(`Announcing a member_removed failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    );
   }
 
   /** The transport's topic publisher, known once it is listening. */
@@ -167,31 +194,16 @@ export class Hub implements BusSink {
     return sockets.length;
   }
 
-  /** Subscribed sockets and subscribers per channel, summed over the fleet. */
-  async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<NodeStats> {
-    const total = this.localStats(app.id, names, prefix);
-    for (const remote of await this.bus.gatherStats(app.id, names, prefix)) {
-      total.connections += remote.connections;
-      for (const [name, count] of Object.entries(remote.channels)) total.channels[name] = (total.channels[name] ?? 0) + count;
-    }
-    return total;
+  /** Subscribed sockets and subscribers per channel, summed over the fleet; walked in slices. */
+  async stats(app: AppState, names: string[] | null, prefix: string | null): Promise<FleetStats> {
+    const [local, remotes] = await Promise.all([localCounts(app, names, prefix), this.bus.gatherStats(app.id, names, prefix)]);
+    return withRemotes(local, remotes);
   }
 
-  localStats(appId: string, names: string[] | null, prefix: string | null): NodeStats {
+  /** This node's share of another node's query. */
+  async localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats> {
     const app = this.apps.findById(appId);
-    const stats: NodeStats = { connections: app?.subscribedConnections ?? 0, channels: {} };
-    if (!app) return stats;
-    if (names) {
-      for (const name of names) {
-        const channel = app.channels.get(name);
-        if (channel) stats.channels[name] = channel.subscribers;
-      }
-    } else {
-      for (const channel of app.channels.values()) {
-        if (prefix === null || channel.name.startsWith(prefix)) stats.channels[channel.name] = channel.subscribers;
-      }
-    }
-    return stats;
+    return app ? asNodeStats(await localCounts(app, names, prefix)) : { connections: 0, channels: {} };
   }
 
   remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void {
@@ -280,15 +292,28 @@ export class Hub implements BusSink {
     const app = connection.app;
     const { channel: name, channelData } = message;
     const kind = channelKind(name);
-    if (kind.authenticated && !verifyChannelAuth(app.secret, connection.socketId, name, channelData, message.auth)) {
-      this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${name} (app ${app.id})`);
+    if (kind.authenticated && !verifyChannelAuth(app.key, app.secret, connection.socketId, name, channelData, message.auth)) {
+      this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${logName(name)} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
 
     if (!connection.subscription(name)) {
+      const maxChannels = app.config.max_channels_per_connection;
+      if (maxChannels !== null && connection.subscriptionCount >= maxChannels) {
+        this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) is on max_channels_per_connection (${maxChannels}) channels; refused ${logName(name)}`);
+        return this.sendError(connection, "tooManyChannels");
+      }
       const data = parseChannelData(channelData);
-      const userId = kind.presence ? data?.user_id : undefined;
-      const userKey = userId === undefined || userId === null || userId === "" ? null : String(userId);
+      const userKey = kind.presence ? presenceUserKey(data) : null;
+      if (userKey === INVALID_USER) {
+        this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) sent a presence user_id that is neither a string nor a number for ${logName(name)}`);
+        return this.sendError(connection, "invalidUserId");
+      }
+      const maxMembers = app.config.max_presence_members;
+      if (userKey !== null && maxMembers !== null && this.presence.isFull(app, name, userKey, maxMembers)) {
+        this.log.warn(`Subscription refused: ${logName(name)} (app ${app.id}) has max_presence_members (${maxMembers}) members; refused ${connection.socketId}`);
+        return this.sendError(connection, "presenceFull");
+      }
       const channel = app.subscribe(connection, name, kind, data, userKey);
       connection.socket.subscribe(channel.topic);
       if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);

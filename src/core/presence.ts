@@ -1,7 +1,8 @@
 import type { Bus, PresenceSnapshot } from "../bus/bus.ts";
-import { memberAddedFrame, memberRemovedFrame, presenceData } from "../protocol/frames.ts";
+import { memberAddedFrame, presenceData } from "../protocol/frames.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection } from "./connection.ts";
+import { LeaveQueue } from "./leave-queue.ts";
 import type { RosterMember } from "./roster.ts";
 
 /** Hands a member event to a channel's local subscribers, skipping `except` (the joiner). */
@@ -10,19 +11,31 @@ export type Announce = (app: AppState, channel: string, frame: string, except: C
 /**
  * Presence across the fleet: every node's sockets per user go into the app's rosters, local ones
  * are told to the other nodes, and `member_added` / `member_removed` go out when a user appears
- * anywhere for the first time or leaves from everywhere.
+ * anywhere for the first time or leaves from everywhere. Removals go out through a queue drained
+ * in slices (see LeaveQueue), so a mass disconnect never holds the socket loop.
  */
 export class Presence {
+  private readonly leaves: LeaveQueue;
+
   constructor(
     private readonly apps: AppRegistry,
     private readonly nodeId: string,
     private readonly bus: Bus,
     private readonly announce: Announce,
-  ) {}
+    report: (error: unknown) => void,
+  ) {
+    this.leaves = new LeaveQueue((app, channel, frame) => this.announce(app, channel, frame, undefined), report);
+  }
 
   /** The `subscription_succeeded` data of a presence channel: its fleet-wide members. */
   succeededData(app: AppState, channel: string): string {
     return presenceData(app.rosters.get(channel)?.members.values() ?? []);
+  }
+
+  /** Whether `user` would be a new member of a channel that already has `max` of them. */
+  isFull(app: AppState, channel: string, user: string, max: number): boolean {
+    const roster = app.rosters.get(channel);
+    return roster !== undefined && roster.size >= max && !roster.members.has(user);
   }
 
   /** One more socket of `user` on `node`. */
@@ -68,10 +81,11 @@ export class Presence {
   }
 
   private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | undefined): void {
+    this.leaves.flush(app, channel, member.key);
     this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
   }
 
   private announceLeave(app: AppState, channel: string, member: RosterMember): void {
-    this.announce(app, channel, memberRemovedFrame(channel, member.id), undefined);
+    this.leaves.add(app, channel, member);
   }
 }

@@ -5,6 +5,8 @@
  * holds at least one of their sockets.
  */
 export interface RosterMember {
+  /** `String(user_id)`, the key of the roster. */
+  readonly key: string;
   /** `user_id` as the client sent it: ints stay ints on the wire. */
   readonly id: unknown;
   readonly info: unknown;
@@ -32,7 +34,7 @@ export class Roster {
       member.sockets.set(node, (member.sockets.get(node) ?? 0) + sockets);
       return false;
     }
-    this.members.set(user, { id: data.user_id, info: data.user_info, data, sockets: new Map([[node, sockets]]) });
+    this.members.set(user, { key: user, id: data.user_id, info: data.user_info, data, sockets: new Map([[node, sockets]]) });
     return true;
   }
 

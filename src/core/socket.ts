@@ -12,6 +12,8 @@ export interface Socket {
   close(code?: number, reason?: string): unknown;
   /** Drops the TCP connection without a close frame. */
   terminate(): unknown;
+  /** Bytes sent but not yet taken by the client's TCP connection. */
+  getBufferedAmount(): number;
 }
 
 export interface Publisher {

@@ -7,7 +7,9 @@ import { batchEventFrame, serverEventFrame } from "../protocol/frames.ts";
 import type { Logger } from "../log.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 import { BatchBody, EventBody, errorBag, type BatchBodyOutput } from "./bodies.ts";
-import { httpError, json } from "./responses.ts";
+import { Pacer } from "../core/pacer.ts";
+import { pacedArray, pacedObject } from "./paced-json.ts";
+import { httpError, json, jsonBody } from "./responses.ts";
 import type { Route } from "./routes.ts";
 import { signatureProblem } from "./verify-signature.ts";
 
@@ -55,7 +57,7 @@ export function createApi(options: ApiOptions) {
   async function channelInfos(app: AppState, channels: string[], info: ReadonlySet<string>): Promise<Record<string, unknown>[]> {
     const stats = await hub.stats(app, channels, null);
     const now = clock();
-    return channels.map((channel) => channelInfo(app, channel, info, stats, now));
+    return channels.map((channel) => channelInfo(app, channel, info, stats.subscribersOf(channel), now));
   }
 
   async function eventsInfo(app: AppState, channels: string[], info: string): Promise<Response> {
@@ -66,12 +68,18 @@ export function createApi(options: ApiOptions) {
   async function batchInfo(app: AppState, batch: BatchBodyOutput["batch"]): Promise<Response> {
     const stats = await hub.stats(app, batch.map((item) => item.channel), null);
     const now = clock();
-    return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats, now))) });
+    return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats.subscribersOf(item.channel), now))) });
   }
 
+  /** Every occupied channel: built and serialized in slices, as an app may have 200k of them. */
   async function channelsInfo(app: AppState, url: URL): Promise<Response> {
     const stats = await hub.stats(app, null, url.searchParams.get("filter_by_prefix"));
-    return json({ channels: occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock()) });
+    const channels = occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock());
+    return jsonBody(await pacedObject('{"channels":', channels, "}", new Pacer()));
+  }
+
+  async function usersInfo(users: Iterable<{ id: unknown }>): Promise<Response> {
+    return jsonBody(await pacedArray('{"users":', users, "}", new Pacer()));
   }
 
   /** Triggering answers at once; only routes that need the fleet's numbers wait for them. */
@@ -107,7 +115,7 @@ export function createApi(options: ApiOptions) {
         if (!channelKind(route.channel).presence) return json({}, 400);
         const users = channelUsers(app, route.channel);
         if (users === null) return json({}, 404);
-        return json({ users });
+        return usersInfo(users);
       }
       case "terminate_connections": {
         const closed = hub.terminateUser(app, route.userId);

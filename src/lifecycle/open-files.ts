@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 
-/** Files kept for the listening socket, Redis, logs and the runtime itself. */
-const RESERVED_FILES = 100;
+/** The default reserve: this share of the limit, and never fewer than the floor. */
+const DEFAULT_RESERVE_SHARE = 0.05;
+const DEFAULT_RESERVE_FLOOR = 32;
 
 /** The soft `ulimit -n` of this process, from /proc; null where /proc is not there. */
 export function openFilesLimit(): number | null {
@@ -15,23 +16,43 @@ export function openFilesLimit(): number | null {
   }
 }
 
+/** Files this process has open now; null where /proc is not there. Reads a directory: not per request. */
+export function openFilesNow(): number | null {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return null;
+  }
+}
+
+/** Open files kept free below the limit: `max_open_files_reserve`, or 5% of the limit (at least 32). */
+export function openFilesReserve(limit: number, configured: number | null): number {
+  return Math.min(configured ?? Math.max(Math.ceil(limit * DEFAULT_RESERVE_SHARE), DEFAULT_RESERVE_FLOOR), limit);
+}
+
 /**
  * Lines to print at start about capacity: every WebSocket holds one open file, so the open-files
  * limit caps connections whatever the memory. Warns when the configured apps need more.
  */
-export function capacityReport(config: Config, limit: number | null): { info: string[]; warnings: string[] } {
+export function capacityReport(config: Config, limit: number | null, inUse: number | null = null, workers = 1): { info: string[]; warnings: string[] } {
   const info: string[] = [];
   const warnings: string[] = [];
   for (const app of config.apps) {
     info.push(
       `App ${app.app_id} limits: max_connections ${app.max_connections ?? "unlimited"}, max_message_size ${app.max_message_size || "unlimited"} bytes, ` +
         `ping_interval ${app.ping_interval} s, client events from ${app.accept_client_events_from}, ` +
-        `rate limit ${app.rate_limiting.enabled ? `${app.rate_limiting.max_attempts} per ${app.rate_limiting.decay_seconds} s` : "off"}`,
+        `rate limit ${app.rate_limiting.enabled ? `${app.rate_limiting.max_attempts} per ${app.rate_limiting.decay_seconds} s` : "off"}, ` +
+        `max_channels_per_connection ${app.max_channels_per_connection ?? "unlimited"}, max_presence_members ${app.max_presence_members ?? "unlimited"}, ` +
+        `max_buffered_bytes ${app.max_buffered_bytes}`,
     );
   }
   if (limit === null) return { info, warnings };
-  const room = Math.max(limit - RESERVED_FILES, 0);
-  info.push(`Open files limit (ulimit -n) ${limit}: room for about ${room} connections`);
+  const reserve = openFilesReserve(limit, config.server.max_open_files_reserve);
+  // Each worker is a process with a limit of its own.
+  const perProcess = Math.max(limit - reserve - (inUse ?? 0), 0);
+  const room = perProcess * workers;
+  const box = workers > 1 ? ` per process, ${room} for the ${workers} workers` : "";
+  info.push(`Open files limit (ulimit -n) ${limit}: room for about ${perProcess} connections${box} (${reserve} kept in reserve)`);
   const caps = config.apps.map((app) => app.max_connections);
   const wanted = caps.every((cap) => cap !== null) ? caps.reduce((sum, cap) => sum + cap!, 0) : null;
   if (wanted !== null && wanted > room) {

@@ -1,12 +1,14 @@
+import type { HandlerErrors } from "./handler-errors.ts";
 import type { HttpCounters } from "./http-counters.ts";
 import type { Snapshot } from "./snapshot.ts";
+import type { TransportNumbers } from "./transport-numbers.ts";
 
 function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** The Prometheus text exposition (format 0.0.4) of a snapshot and the HTTP counters. */
-export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string {
+/** The Prometheus text exposition (format 0.0.4) of a snapshot, the HTTP and error counters and the transport's. */
+export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors, transport: TransportNumbers): string {
   const lines: string[] = [];
   const family = (name: string, type: "gauge" | "counter", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -28,6 +30,30 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string
     "HTTP requests answered, by route and status.",
     [...http.entries()].map(({ route, status, count }) => [`{route="${label(route)}",status="${status}"}`, count]),
   );
+  family("reverb_handler_errors_total", "counter", "Exceptions that escaped a WebSocket or HTTP handler (each is logged as an ERROR).", [
+    ['{where="websocket"}', errors.websocket],
+    ['{where="http"}', errors.http],
+  ]);
+  family(
+    "reverb_slow_consumers_closed_total",
+    "counter",
+    "Sockets closed with 4100 for falling behind on what they were sent: past the app's max_buffered_bytes (limit=socket) or the largest while all together were past max_buffered_bytes_total (limit=server).",
+    snapshot.apps.flatMap((app) => {
+      const closed = transport.slowConsumersClosed.get(app.id);
+      return (["socket", "server"] as const).map((limit): [string, number] => [`{app="${label(app.id)}",limit="${limit}"}`, closed?.[limit] ?? 0]);
+    }),
+  );
+  family("reverb_outbound_buffered_bytes", "gauge", "Bytes waiting to be sent to clients that read slower than they are sent to, all sockets together.", [
+    ["", transport.bufferedBytes],
+  ]);
+  family("reverb_over_capacity_refusals_total", "counter", "WebSocket connections refused with 4100 because the open-files reserve was reached.", [
+    ["", transport.overCapacityRefusals],
+  ]);
+  if (transport.openFiles) {
+    family("reverb_open_files", "gauge", "Open files in use as the server counts them: its own at start, WebSockets, and slow consumers still closing.", [["", transport.openFiles.inUse]]);
+    family("reverb_open_files_limit", "gauge", "The process's open-files limit (ulimit -n).", [["", transport.openFiles.limit]]);
+    family("reverb_open_files_reserve", "gauge", "Open files kept free below the limit; WebSockets past it are refused with 4100.", [["", transport.openFiles.reserve]]);
+  }
   family("reverb_uptime_seconds", "gauge", "Seconds since the server started.", [["", snapshot.uptimeSeconds]]);
   const bus = snapshot.bus;
   if (bus) {
@@ -37,7 +63,7 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters): string
     ]);
     family("reverb_bus_peers", "gauge", "Other nodes heard from.", [["", bus.peers]]);
     family("reverb_bus_buffered", "gauge", "Envelopes waiting for Redis to come back.", [["", bus.buffered]]);
-    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered while Redis was away, incoming ones past max_backlog while the socket loop was behind.", [["", bus.droppedTotal]]);
+    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered or older than max_buffered_age while Redis was away or stalled, incoming ones past max_backlog while the socket loop was behind.", [["", bus.droppedTotal]]);
     family("reverb_bus_lag_seconds", "gauge", "Largest heartbeat delay from a peer.", [["", bus.lagMs / 1000]]);
     family("reverb_bus_backlog_seconds", "gauge", "Largest recent wait between the Redis subscriber hearing messages and the socket loop applying them.", [
       ["", bus.backlogMs / 1000],

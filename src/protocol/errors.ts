@@ -1,7 +1,9 @@
 import { errorFrame } from "./frames.ts";
 
 /**
- * Every `pusher:error` the server sends, with Reverb's exact messages. `close` is the WebSocket
+ * Every `pusher:error` the server sends, with Reverb's exact messages for Reverb's errors. Our own
+ * limits answer 4300 (Pusher: "any other error", which no client retries as it is): the socket
+ * stays open and only that subscription is refused. `close` is the WebSocket
  * close code that follows the frame, when the error ends the connection.
  */
 export const PusherError = {
@@ -10,10 +12,15 @@ export const PusherError = {
   originNotAllowed: { code: 4009, message: "Origin not allowed" },
   unauthorized: { code: 4009, message: "Connection is unauthorized" },
   notMember: { code: 4009, message: "The client is not a member of the specified channel." },
+  /** Open-files reserve reached, or a socket too far behind on what it was sent: retry later. */
+  overCapacity: { code: 4100, message: "Over capacity" },
   invalidMessage: { code: 4200, message: "Invalid message format" },
+  invalidUserId: { code: 4200, message: "Invalid message format: a presence user_id must be a string or a number" },
   pongTimeout: { code: 4201, message: "Pong reply not received in time" },
   clientEventsDisabled: { code: 4301, message: "The app does not have client messaging enabled." },
   rateLimited: { code: 4301, message: "Rate limit exceeded" },
+  tooManyChannels: { code: 4300, message: "Subscription refused: this connection is on max_channels_per_connection channels" },
+  presenceFull: { code: 4300, message: "Subscription refused: the presence channel has max_presence_members members" },
 } as const;
 
 export type PusherErrorName = keyof typeof PusherError;

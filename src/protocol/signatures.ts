@@ -33,10 +33,12 @@ export function signChannel(key: string, secret: string, socketId: string, chann
 }
 
 /**
- * Reverb compares only what follows the first `:` (the key part is not checked) and accepts a
- * bare signature; we keep that so every client that works with Reverb works here.
+ * `auth` is `key:signature`, and the key must be the app's own, as Pusher checks (Reverb looks
+ * only at what follows the first `:`). A bare signature is still accepted, as Reverb accepts it,
+ * so every client that works with Reverb works here; it proves the same knowledge of the secret.
  */
 export function verifyChannelAuth(
+  key: string,
   secret: string,
   socketId: string,
   channel: string,
@@ -45,6 +47,7 @@ export function verifyChannelAuth(
 ): boolean {
   if (!auth) return false;
   const colon = auth.indexOf(":");
+  if (colon !== -1 && auth.slice(0, colon) !== key) return false;
   const given = colon === -1 ? auth : auth.slice(colon + 1);
   return safeEqual(hmacSha256Hex(secret, channelAuthString(socketId, channel, channelData)), given);
 }

@@ -7,7 +7,9 @@ import { newSocketId } from "../protocol/socket-id.ts";
 import type { Logger } from "../log.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
 import { httpError, json } from "../http/responses.ts";
+import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
+import type { OpenFilesGuard } from "./open-files-guard.ts";
 
 /** A socket refused before it could become a connection; the reason is sent once it opens. */
 class Refusal {
@@ -20,18 +22,26 @@ class Refusal {
 
 type SocketData = Connection | Refusal;
 
+/** Shared by every socket refused for want of open files: a burst of them allocates nothing more. */
+const OVER_CAPACITY = new Refusal("overCapacity", "open-files reserve reached");
+
 /** uWS's own cap for one message when an app sets no limit (`max_message_size: 0`). */
 const UNLIMITED_MESSAGE_BYTES = 64 * 1024 * 1024;
-/** A consumer this far behind is closed rather than buffered without end. */
-const BACKPRESSURE_LIMIT = 16 * 1024 * 1024;
 
 export interface BunTransportOptions {
   config: Config;
   hub: Hub;
   log: Logger;
   handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response;
+  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response | Promise<Response>;
   http: HttpCounters;
+  errors: HandlerErrors;
+  openFiles: OpenFilesGuard;
+  /**
+   * Bytes uWS queues for one socket before it drops what is published to it. Slow consumers are
+   * closed below it (outbound-buffers.ts); this bounds what one can take between two checks.
+   */
+  backpressureLimit: number;
   reusePort: boolean;
 }
 
@@ -40,7 +50,7 @@ type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" 
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
-  const { config, hub, log, handleApi, handleMonitoring, http, reusePort } = options;
+  const { config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, reusePort } = options;
   const { server: settings } = config;
   // Headroom above the largest app limit: a message slightly over its app's limit reaches the hub,
   // which closes with the spec's reason; only far larger ones are cut by uWS before buffering.
@@ -62,15 +72,18 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     }
     if (route.name !== "websocket") return handleApi(route, request, url);
 
-    // Headers are read only for an origin check: materialising them is the costliest step here.
-    const app = hub.apps.findByKey(route.appKey);
-    const origin = app?.originCheck ? request.headers.get("origin") : null;
-    let data: SocketData;
-    if (!app) data = new Refusal("appNotFound", `unknown app key ${route.appKey}`);
-    else if (app.originCheck && !app.originCheck(origin)) data = new Refusal("originNotAllowed", `origin ${origin} not allowed for app ${app.id}`);
-    else data = new Connection(newSocketId(), app, Date.now());
-    if (server.upgrade(request, { data })) return undefined;
+    if (server.upgrade(request, { data: openFiles.full() ? OVER_CAPACITY : admit(route.appKey, request) })) return undefined;
     return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
+  }
+
+  /** The new socket's connection, or why it is refused. */
+  function admit(appKey: string, request: Request): SocketData {
+    // Headers are read only for an origin check: materialising them is the costliest step here.
+    const app = hub.apps.findByKey(appKey);
+    const origin = app?.originCheck ? request.headers.get("origin") : null;
+    if (!app) return new Refusal("appNotFound", `unknown app key ${appKey}`);
+    if (app.originCheck && !app.originCheck(origin)) return new Refusal("originNotAllowed", `origin ${origin} not allowed for app ${app.id}`);
+    return new Connection(newSocketId(), app, Date.now());
   }
 
   const server = Bun.serve<SocketData>({
@@ -109,13 +122,18 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
       idleTimeout: 0,
       sendPings: false,
       perMessageDeflate: false,
-      backpressureLimit: BACKPRESSURE_LIMIT,
-      closeOnBackpressureLimit: true,
+      backpressureLimit: options.backpressureLimit,
+      // uWS would cut the socket with no close code, no log line and no count: outbound-buffers.ts
+      // closes slow consumers itself, and past this limit uWS only stops queueing for them.
+      closeOnBackpressureLimit: false,
 
       open(ws: ServerWebSocket<SocketData>) {
+        openFiles.opened();
         const data = ws.data;
         if (data instanceof Refusal) {
-          log.warn(`WebSocket refused: ${data.detail}`);
+          // Over capacity is logged once per burst, by the guard.
+          if (data.error === "overCapacity") openFiles.refusedOne();
+          else log.warn(`WebSocket refused: ${data.detail}`);
           hub.refuse(ws, data.error);
           return;
         }
@@ -133,9 +151,11 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
         if (ws.data instanceof Connection) hub.control(ws.data);
       },
       close(ws) {
+        openFiles.closed();
         if (ws.data instanceof Connection) hub.close(ws.data);
       },
       error(error, ws) {
+        errors.websocket++;
         const id = ws.data instanceof Connection ? ws.data.socketId : "refused socket";
         log.error(`WebSocket handler failed for ${id}: ${error.stack ?? error.message}`);
         ws.send(ERROR_FRAMES.invalidMessage);
@@ -143,6 +163,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     },
 
     error(error) {
+      errors.http++;
       log.error(`HTTP handler failed: ${error.stack ?? error.message}`);
       return httpError(500, "Internal server error.");
     },

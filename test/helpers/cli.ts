@@ -14,9 +14,10 @@ export interface CliProcess {
 /**
  * Runs `reverb-uws <args>` in `cwd` with only PATH, HOME and `env`, so nothing from the developer's
  * shell leaks into the config; the runtime folder is `cwd`, out of reach of other tests' restarts.
+ * `launcher` is a command that execs the server, such as `prlimit --nofile=300:300 --`.
  */
-export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliProcess {
-  return runCommand([process.execPath, CLI, ...args], cwd, env);
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, launcher: string[] = []): CliProcess {
+  return runCommand([...launcher, process.execPath, CLI, ...args], cwd, env);
 }
 
 /** Any command that starts the CLI (a packed install's bin, npx, bunx), with runCli's environment. */

@@ -32,6 +32,17 @@ export interface FleetOptions {
   waitForRedis?: boolean;
 }
 
+/** A node's /metrics samples by name and labels, as in `reverb_bus_connected{connection="publisher"}`. */
+export async function readMetrics(node: FleetNode): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.url}/metrics?token=${FLEET_METRICS_TOKEN}`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) samples.set(match[1]!, Number(match[2]));
+  }
+  return samples;
+}
+
 /** Starts a `reverb-uws start` process with scaling on; resolves once it hears Redis. */
 export async function startNode(options: FleetOptions): Promise<FleetNode> {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-node-"));

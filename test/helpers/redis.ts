@@ -3,7 +3,7 @@ import { until } from "./waits.ts";
 
 /**
  * A real redis-server on a free loopback port, without persistence. It can be killed and started
- * again on the same port to test outages.
+ * again on the same port, or stopped and continued (SIGSTOP/SIGCONT), to test outages and stalls.
  */
 export class RedisServer {
   private process: Bun.Subprocess | null = null;
@@ -12,7 +12,7 @@ export class RedisServer {
 
   static async start(port = freePort()): Promise<RedisServer> {
     const server = new RedisServer(port);
-    await server.resume();
+    await server.restart();
     return server;
   }
 
@@ -20,7 +20,8 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  async resume(): Promise<void> {
+  /** Starts the server again on the same port, after kill(). */
+  async restart(): Promise<void> {
     const binary = Bun.which("redis-server");
     if (!binary) throw new Error("redis-server is not installed (apt-get install redis-server); .ci/run installs it");
     this.process = Bun.spawn([binary, "--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
@@ -51,6 +52,15 @@ export class RedisServer {
     });
     socket.write(`${args.map((arg) => (/\s/.test(arg) ? JSON.stringify(arg) : arg)).join(" ")}\r\n`);
     return promise;
+  }
+
+  /** Freezes the process: its sockets stay open and accept, but nothing is answered. */
+  pause(): void {
+    this.process?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.process?.kill("SIGCONT");
   }
 
   async kill(): Promise<void> {
