@@ -42,6 +42,8 @@ export const EnvelopeSchema = v.variant("t", [
   v.object({ n: node, t: v.literal("reply"), id: v.string(), to: v.string(), stats: v.object({ connections: v.number(), channels: counts }) }),
   /** Every node drains its connections with 4200 and exits 0 (`reverb-uws restart`). */
   v.object({ n: node, t: v.literal("restart") }),
+  /** Node `n` died (a worker of this box; the primary says so at once): drop what it held. */
+  v.object({ n: node, t: v.literal("gone") }),
   /** Close every socket of a presence user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
 ]);

@@ -4,8 +4,9 @@ import { hostname } from "node:os";
 import type { ScalingConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { BoundedQueue } from "./bounded-queue.ts";
-import type { Bus, BusHealth, BusSink, NodeStats } from "./bus.ts";
-import { decodeEnvelope, encodeEnvelope, ownBeatPrefix, ownPrefix, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import type { BusHealth, BusSink } from "./bus.ts";
+import { encodeEnvelope, ownBeatPrefix, ownPrefix } from "./envelope.ts";
+import { FleetBus, type Outgoing } from "./fleet-bus.ts";
 import { watchLiveness } from "./liveness.ts";
 import { redisOptions } from "./redis-options.ts";
 import { startSubscriber, type Subscriber, type SubscriberReport } from "./subscriber.ts";
@@ -14,14 +15,6 @@ function redactPassword(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.toString();
-}
-
-interface Peer {
-  lastHeard: number;
-  /** When it last asked for our state: it was subscribed then, so it hears what we send. */
-  helloAt: number;
-  connections: Record<string, number>;
-  lagMs: number;
 }
 
 /** An envelope waiting for Redis. */
@@ -54,26 +47,15 @@ const MIN_RESEND_PER_SECOND = 200;
  */
 const RESEND_WAIT_MS = 1000;
 
-interface PendingQuery {
-  waitingFor: Set<string>;
-  replies: NodeStats[];
-  done: () => void;
-}
-
 /**
  * The fleet over one Redis pub/sub channel. Publishing happens here; subscribing runs in a worker
- * thread by default (`subscriber: "inline"` keeps it in this thread). Nodes announce themselves
- * with heartbeats; one that falls silent for `node_timeout` while our own heartbeats keep coming
- * back is dropped with its presence members. A connection that answers no PING within
- * `stall_timeout` counts as lost like a closed one. While Redis is away, envelopes wait in a
- * bounded buffer and local clients are served as usual; on reconnection the fresh ones are sent
- * and every node resends its state.
+ * thread by default (`subscriber: "inline"` keeps it in this thread). A connection that answers no
+ * PING within `stall_timeout` counts as lost like a closed one. While Redis is away, envelopes
+ * wait in a bounded buffer and local clients are served as usual; on reconnection the fresh ones
+ * are sent and every node resends its state.
  */
-export class RedisBus implements Bus {
-  readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+export class RedisBus extends FleetBus {
   private readonly channel: string;
-  private readonly peers = new Map<string, Peer>();
-  private readonly pending = new Map<string, PendingQuery>();
   private readonly buffer: BoundedQueue<Held>;
   private inFlightBytes = 0;
   /** Evicted from the full buffer during the current outage. */
@@ -85,41 +67,28 @@ export class RedisBus implements Bus {
   private resendWait: { peers: Set<string>; timer: Timer } | null = null;
   private publisherDownAt = 0;
   private droppedTotal = 0;
-  /**
-   * When our own heartbeat last came back promptly: proof that the link carries messages both
-   * ways, so that a peer silent meanwhile is silent of its own doing.
-   */
-  private heardSelfAt = 0;
-  private readonly beatMs: number;
   private stopWatching: (() => void) | undefined;
-  private sink!: BusSink;
   private publisher!: Redis;
   private subscriber!: Subscriber;
   private subscriberUp = false;
   private publisherUp = false;
-  private heartbeat: Timer | undefined;
-  private lastResyncRequest = 0;
-  private querySequence = 0;
   private readonly outageLogged = { publisher: false, subscriber: false };
-  /** The largest backlog seen in this heartbeat interval and in the one before. */
-  private backlogMs = 0;
-  private previousBacklogMs = 0;
   private readonly where: string;
 
   constructor(
     private readonly config: ScalingConfig,
-    private readonly log: Logger,
+    log: Logger,
     /** Called when `reverb-uws restart` reaches the fleet. */
-    private readonly onRestart: () => void,
+    onRestart: () => void,
   ) {
+    super(`${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`, config, log, onRestart);
     this.channel = `${config.prefix}${config.channel}`;
     this.buffer = new BoundedQueue(config.max_buffered);
-    this.beatMs = (config.node_timeout * 1000) / 4;
     this.where = config.server.url ? redactPassword(config.server.url) : `${config.server.host}:${config.server.port}`;
   }
 
-  start(sink: BusSink): void {
-    this.sink = sink;
+  override start(sink: BusSink): void {
+    super.start(sink);
     this.log.info(`Scaling on: node ${this.nodeId}, Redis ${this.where}, channel ${this.channel}`);
 
     this.publisher = this.connectPublisher();
@@ -136,8 +105,14 @@ export class RedisBus implements Bus {
       },
       (report) => this.subscriberReport(report),
     );
+  }
 
-    this.heartbeat = setInterval(() => this.beat(), this.beatMs);
+  protected get linked(): boolean {
+    return this.publisherUp && this.subscriberUp;
+  }
+
+  protected get hearing(): boolean {
+    return this.subscriberUp;
   }
 
   /** A publisher connection, watched for stalls; a replaced one's events are ignored. */
@@ -173,7 +148,7 @@ export class RedisBus implements Bus {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.heartbeat);
+    this.stopBeating();
     clearTimeout(this.pacing);
     clearTimeout(this.resendWait?.timer);
     this.stopWatching?.();
@@ -181,65 +156,17 @@ export class RedisBus implements Bus {
     this.publisher.disconnect();
   }
 
-  event(appId: string, channel: string, frame: string, exceptSocketId: string | null): void {
-    this.send(exceptSocketId === null ? { t: "event", a: appId, c: channel, f: frame } : { t: "event", a: appId, c: channel, f: frame, x: exceptSocketId });
-  }
-
-  join(appId: string, channel: string, user: string, data: Record<string, unknown>): void {
-    this.send({ t: "join", a: appId, c: channel, u: user, d: data });
-  }
-
-  leave(appId: string, channel: string, user: string): void {
-    this.send({ t: "leave", a: appId, c: channel, u: user });
-  }
-
-  terminate(appId: string, user: string): void {
-    this.send({ t: "terminate", a: appId, u: user });
-  }
-
-  remoteConnections(appId: string): number {
-    let total = 0;
-    for (const peer of this.peers.values()) total += peer.connections[appId] ?? 0;
-    return total;
-  }
-
-  gatherStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats[]> {
-    if (!this.publisherUp || !this.subscriberUp || this.peers.size === 0) return Promise.resolve([]);
-    const id = `${this.nodeId}:${++this.querySequence}`;
-    return new Promise((resolve) => {
-      const query: PendingQuery = {
-        waitingFor: new Set(this.peers.keys()),
-        replies: [],
-        done: () => {
-          clearTimeout(timer);
-          this.pending.delete(id);
-          resolve(query.replies);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.log.warn(`Fleet query ${id}: no answer from ${[...query.waitingFor].join(", ")} within ${this.config.query_timeout} ms`);
-        query.done();
-      }, this.config.query_timeout);
-      this.pending.set(id, query);
-      this.send({ t: "query", id, a: appId, names, prefix });
-    });
-  }
-
   health(): BusHealth {
-    let lagMs = 0;
-    for (const peer of this.peers.values()) lagMs = Math.max(lagMs, peer.lagMs);
     return {
-      backlogMs: Math.max(this.backlogMs, this.previousBacklogMs),
+      ...this.fleetHealth(),
       publisherConnected: this.publisherUp,
       subscriberConnected: this.subscriberUp,
-      peers: this.peers.size,
       buffered: this.buffer.length,
       droppedTotal: this.droppedTotal,
-      lagMs,
     };
   }
 
-  private send(envelope: DistributiveOmit<Envelope, "n">): void {
+  protected transmit(envelope: Outgoing): void {
     const text = encodeEnvelope(this.nodeId, envelope);
     if (envelope.t === "beat" || envelope.t === "hello" || envelope.t === "query" || envelope.t === "reply") return this.sendNow(text);
     const keep = envelope.t === "terminate";
@@ -397,103 +324,13 @@ export class RedisBus implements Bus {
       this.subscriberUp = true;
       this.outageLogged.subscriber = false;
       this.log.info("Redis subscriber connected");
-      // Whatever others said while we could not hear is lost: count them alive from now, and ask.
-      const now = Date.now();
-      for (const peer of this.peers.values()) peer.lastHeard = now;
+      this.hearingAgain();
       if (this.publisherUp) this.resync();
     }
   }
 
-  /** Tells the fleet our whole state and asks for theirs. */
-  private resync(): void {
-    this.send({ t: "state", conns: this.sink.connectionCounts(), presence: this.sink.presenceSnapshot() });
-    this.send({ t: "hello" });
-    this.lastResyncRequest = Date.now();
-  }
-
-  private beat(): void {
-    const now = Date.now();
-    this.previousBacklogMs = this.backlogMs;
-    this.backlogMs = 0;
-    this.send({ t: "beat", conns: this.sink.connectionCounts(), ts: now });
-    // Silence counts only while our own heartbeats come back (the last one, or the one before):
-    // when they do not, the silence is ours (a stalled Redis, a lagging loop), not the peers'.
-    if (!this.subscriberUp || now - this.heardSelfAt > 2 * this.beatMs) return;
-    const limit = this.config.node_timeout * 1000;
-    for (const [node, peer] of this.peers) {
-      if (now - peer.lastHeard < limit) continue;
-      this.peers.delete(node);
-      this.log.warn(`Node ${node} silent for ${this.config.node_timeout} s: removing its presence members`);
-      this.sink.replaceNode(node, null);
-      for (const query of this.pending.values()) {
-        if (query.waitingFor.delete(node) && query.waitingFor.size === 0) query.done();
-      }
-    }
-  }
-
-  private hear(node: string, type: Envelope["t"]): Peer {
-    let peer = this.peers.get(node);
-    if (!peer) {
-      peer = { lastHeard: 0, helloAt: 0, connections: {}, lagMs: 0 };
-      this.peers.set(node, peer);
-      this.log.info(`Node ${node} joined the fleet`);
-      // A node we did not know (or had given up on) may hold members we never heard of.
-      if (type !== "state" && type !== "hello" && Date.now() - this.lastResyncRequest > 1000) this.resync();
-    }
-    peer.lastHeard = Date.now();
-    return peer;
-  }
-
-  private receive(text: string): void {
-    const envelope = decodeEnvelope(text);
-    if (!envelope) {
-      this.log.warn(`Redis: ignoring a malformed envelope: ${text.slice(0, 200)}`);
-      return;
-    }
-    // Only our heartbeats come back to us. One that took longer than a beat interval was held up
-    // with everyone else's (a stall's backlog) and proves nothing about the others' silence.
-    if (envelope.n === this.nodeId) {
-      const now = Date.now();
-      if (envelope.t === "beat" && now - envelope.ts < this.beatMs) this.heardSelfAt = now;
-      return;
-    }
-    const peer = this.hear(envelope.n, envelope.t);
-    const sink = this.sink;
-    switch (envelope.t) {
-      case "event":
-        return sink.deliverLocal(envelope.a, envelope.c, envelope.f, envelope.x ?? null);
-      case "join":
-        return sink.remoteJoin(envelope.n, envelope.a, envelope.c, envelope.u, envelope.d);
-      case "leave":
-        return sink.remoteLeave(envelope.n, envelope.a, envelope.c, envelope.u);
-      case "beat":
-        peer.connections = envelope.conns;
-        peer.lagMs = Math.max(0, Date.now() - envelope.ts);
-        return;
-      case "hello":
-        peer.helloAt = Date.now();
-        if (this.resendWait?.peers.delete(envelope.n) && this.resendWait.peers.size === 0) this.stopWaiting();
-        this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });
-        return;
-      case "state":
-        peer.connections = envelope.conns;
-        return sink.replaceNode(envelope.n, envelope.presence);
-      case "query":
-        void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.send({ t: "reply", id: envelope.id, to: envelope.n, stats }));
-        return;
-      case "reply": {
-        if (envelope.to !== this.nodeId) return;
-        const query = this.pending.get(envelope.id);
-        if (!query || !query.waitingFor.delete(envelope.n)) return;
-        query.replies.push(envelope.stats);
-        if (query.waitingFor.size === 0) query.done();
-        return;
-      }
-      case "terminate":
-        return sink.terminateLocal(envelope.a, envelope.u);
-      case "restart":
-        this.log.info(`Restart requested through Redis by ${envelope.n}`);
-        return this.onRestart();
-    }
+  /** A peer that said hello since the outage will hear the resend: stop waiting once all have. */
+  protected override heardHello(node: string): void {
+    if (this.resendWait?.peers.delete(node) && this.resendWait.peers.size === 0) this.stopWaiting();
   }
 }
