@@ -129,7 +129,7 @@ describe("fleet faults", () => {
     expect(await new Response(restart.stdout).text()).toContain("Broadcast the restart signal to the fleet");
     for (const client of clients) expect((await client.closed).code).toBe(4200);
     for (const node of nodes) expect(await node.process.exited).toBe(0);
-    for (const node of nodes) expect(node.output()).toContain("Restart requested through Redis");
+    for (const node of nodes) expect(node.output()).toContain("Restart requested through the fleet");
   });
 
   test("a forced subscriber disconnect is noticed, logged and recovered", async () => {

@@ -198,6 +198,11 @@ export abstract class FleetBus implements Bus {
     }
     // The primary of a box tells its workers at once when one of them died.
     if (envelope.t === "gone") return this.forget(envelope.n, "is gone");
+    // Sent by `reverb-uws restart`, which is no node.
+    if (envelope.t === "restart") {
+      this.log.info(`Restart requested through the fleet by ${envelope.n}`);
+      return this.onRestart();
+    }
     const peer = this.hear(envelope.n, envelope.t);
     const sink = this.sink;
     switch (envelope.t) {
@@ -232,9 +237,6 @@ export abstract class FleetBus implements Bus {
       }
       case "terminate":
         return sink.terminateLocal(envelope.a, envelope.u);
-      case "restart":
-        this.log.info(`Restart requested through the fleet by ${envelope.n}`);
-        return this.onRestart();
     }
   }
 }
