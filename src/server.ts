@@ -1,5 +1,6 @@
 import type { Config } from "./config/schema.ts";
-import { localBus } from "./bus/bus.ts";
+import { BoxBus, type BoxLink } from "./bus/box-bus.ts";
+import { localBus, type Bus } from "./bus/bus.ts";
 import { RedisBus } from "./bus/redis-bus.ts";
 import { AppRegistry } from "./core/app-state.ts";
 import { Hub } from "./core/hub.ts";
@@ -33,6 +34,8 @@ export interface ServerHooks {
   onRestart?: () => void;
   /** Share the port with the other workers of the box (`start --workers N`). */
   reusePort?: boolean;
+  /** A worker's line to the box's other workers: the fleet, when scaling (Redis) is off. */
+  boxLink?: BoxLink;
 }
 
 /** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
@@ -47,10 +50,23 @@ function sweepPeriodMs(config: Config): number {
  */
 const BUFFER_CHECK_MS = 250;
 
+/**
+ * Redis when scaling is on, whether or not the box runs workers: then every worker is a node of
+ * the Redis fleet (one delivery path; see docs/production.md). Without Redis, the workers of a
+ * box are a fleet of their own over IPC; a single process has no fleet.
+ */
+function chooseBus(config: Config, log: Logger, hooks: ServerHooks): Bus {
+  const { scaling } = config.server;
+  const onRestart = () => hooks.onRestart?.();
+  if (scaling.enabled) return new RedisBus(scaling, log, onRestart);
+  if (hooks.boxLink) return new BoxBus(hooks.boxLink, scaling, log, onRestart);
+  return localBus;
+}
+
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
-  const bus = scaling.enabled ? new RedisBus(scaling, log, () => hooks.onRestart?.()) : localBus;
+  const bus = chooseBus(config, log, hooks);
   const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
   const http = new HttpCounters();
   const errors = new HandlerErrors();

@@ -1,8 +1,10 @@
 import type { Subprocess } from "bun";
+import { encodeEnvelope } from "../bus/envelope.ts";
 import type { Config } from "../config/schema.ts";
 import type { Drainable } from "../lifecycle/shutdown.ts";
 import type { Logger } from "../log.ts";
 import { WORKER_ENV, type FromWorker, type ToWorker } from "./messages.ts";
+import { Relay } from "./relay.ts";
 
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
 
@@ -39,6 +41,7 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
   let stopping = false;
   let started = false;
   const ready = Promise.withResolvers<number>();
+  const relay = new Relay(config.server.scaling.max_backlog, log);
 
   const spawn = (slot: WorkerSlot) => {
     slot.startedAt = Date.now();
@@ -52,6 +55,7 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
       ipc: (message: FromWorker) => heard(slot, message),
     });
     slot.process = child;
+    relay.join(slot.index, child);
     const start: ToWorker = { t: "start", index: slot.index, config: { ...config, server: { ...config.server, port } } };
     child.send(start);
     void child.exited.then(() => exited(slot, child));
@@ -59,8 +63,14 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
 
   const heard = (slot: WorkerSlot, message: FromWorker) => {
     switch (message.t) {
+      case "bus":
+        return relay.relay(slot.index, message.texts);
+      case "applied":
+        return relay.applied(slot.index, message.total);
       case "listening": {
         slot.node = message.node;
+        relay.named(slot.index, message.node);
+        if (started) log.info(`Worker ${slot.index} (pid ${slot.process?.pid}) is serving again`);
         if (port === 0) {
           // The first worker picked the port: the others share it.
           port = message.port;
@@ -80,7 +90,10 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
   const exited = (slot: WorkerSlot, child: Subprocess) => {
     if (slot.process !== child) return;
     slot.process = null;
+    relay.leave(slot.index);
     if (stopping) return;
+    // No heartbeat timeout to wait for: the others drop its members now.
+    if (slot.node !== null) relay.relay(null, [encodeEnvelope(slot.node, { t: "gone" })]);
     const how = child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
     if (!started) {
       // A worker that cannot start (port taken, certificate unreadable) will not start on retry.

@@ -1,3 +1,4 @@
+import { ownBeatPrefix } from "../bus/envelope.ts";
 import type { Logger } from "../log.ts";
 import type { ToWorker } from "./messages.ts";
 
@@ -8,6 +9,8 @@ export interface RelayPeer {
 
 interface Outbox {
   readonly peer: RelayPeer;
+  /** How the worker's own heartbeats start, once its node id is known: those go back to it. */
+  beatPrefix: string | null;
   pending: string[];
   dropped: number;
   /** Dropping since it fell behind; logged once per episode. */
@@ -35,7 +38,13 @@ export class Relay {
   ) {}
 
   join(index: number, peer: RelayPeer): void {
-    this.outboxes.set(index, { peer, pending: [], dropped: 0, behind: false, forwarded: 0, applied: 0 });
+    this.outboxes.set(index, { peer, beatPrefix: null, pending: [], dropped: 0, behind: false, forwarded: 0, applied: 0 });
+  }
+
+  /** The worker's bus node id: its heartbeats come back to it, as Redis returns a node's own. */
+  named(index: number, node: string): void {
+    const outbox = this.outboxes.get(index);
+    if (outbox) outbox.beatPrefix = ownBeatPrefix(node);
   }
 
   leave(index: number): void {
@@ -50,7 +59,10 @@ export class Relay {
   /** Envelopes from worker `from` (or from the primary itself, with `from` null) for all others. */
   relay(from: number | null, texts: readonly string[]): void {
     for (const [index, outbox] of this.outboxes) {
-      if (index === from) continue;
+      if (index === from) {
+        this.echoBeats(outbox, texts);
+        continue;
+      }
       const room = this.maxBacklog - (outbox.forwarded - outbox.applied) - outbox.pending.length;
       const taken = Math.max(0, Math.min(room, texts.length));
       for (let i = 0; i < taken; i++) outbox.pending.push(texts[i]!);
@@ -68,6 +80,12 @@ export class Relay {
       this.flushing = true;
       queueMicrotask(() => this.flush());
     }
+  }
+
+  /** A worker hearing its own heartbeat knows the relay and its own loop carry messages. */
+  private echoBeats(outbox: Outbox, texts: readonly string[]): void {
+    if (outbox.beatPrefix === null) return;
+    for (const text of texts) if (text.startsWith(outbox.beatPrefix)) outbox.pending.push(text);
   }
 
   get dropped(): number {

@@ -1,3 +1,4 @@
+import type { BoxLink } from "../bus/box-bus.ts";
 import { createShutdown, onSignals } from "../lifecycle/shutdown.ts";
 import { createLogger } from "../log.ts";
 import { startServer, type RunningServer } from "../server.ts";
@@ -11,6 +12,16 @@ function tell(message: FromWorker): void {
   process.send!(message);
 }
 
+/** The box bus's side of IPC: envelopes to and from the other workers, through the primary. */
+const boxLink: BoxLink = {
+  send: (texts) => tell({ t: "bus", texts }),
+  applied: (total) => tell({ t: "applied", total }),
+  onEnvelopes: (listener) =>
+    process.on("message", (message: ToWorker) => {
+      if (message.t === "bus") listener(message.texts, message.dropped);
+    }),
+};
+
 process.once("message", (message: ToWorker) => {
   if (message.t !== "start") return;
   const { config, index } = message;
@@ -18,7 +29,7 @@ process.once("message", (message: ToWorker) => {
   let server: RunningServer;
   const shutdown = createShutdown(() => server, log, config.server.shutdown_timeout);
   try {
-    server = startServer(config, log, { onRestart: () => tell({ t: "restart" }), reusePort: true });
+    server = startServer(config, log, { onRestart: () => tell({ t: "restart" }), reusePort: true, boxLink });
   } catch (error) {
     log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
     process.exit(1);

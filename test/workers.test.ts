@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Pusher from "pusher-js";
+import { signChannel } from "../src/protocol/signatures.ts";
+import { BOX_METRICS_TOKEN, startBox, type Box } from "./helpers/box.ts";
+import { quiet, type RawClient } from "./helpers/raw-client.ts";
+import { APP } from "./helpers/server.ts";
+import { signedFetch } from "./helpers/signing.ts";
+import { until, within } from "./helpers/waits.ts";
+
+// One port, two worker processes: every client below is placed on a named worker (the kernel
+// spreads connections; the helper reconnects until one lands where the test wants it), so each
+// behaviour is shown across the two processes, as a single server shows it.
+
+let box: Box;
+
+beforeAll(async () => {
+  box = await startBox(2);
+}, 20_000);
+
+afterAll(() => box.stop());
+
+function get(path: string, params: Record<string, string> = {}) {
+  return signedFetch(box.url, "GET", `/apps/${APP.app_id}${path}`, undefined, { ...APP, params });
+}
+
+function trigger(body: Record<string, unknown>) {
+  return signedFetch(box.url, "POST", `/apps/${APP.app_id}/events`, body, APP);
+}
+
+async function member(worker: number, channel: string, user: number): Promise<RawClient> {
+  const client = await box.connectTo(worker);
+  const channelData = JSON.stringify({ user_id: user, user_info: { name: `User ${user}` } });
+  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  return client;
+}
+
+describe("start --workers 2", () => {
+  test("the banner names the workers and the open-files room of the box", () => {
+    expect(box.cli.output.text).toMatch(/Starting server on 127\.0\.0\.1:\d+ with 2 workers/);
+    expect(box.cli.output.text).toMatch(/room for about \d+ connections per process, \d+ for the 2 workers/);
+  });
+
+  test("an event through the API reaches subscribers on both workers, once each", async () => {
+    const [a, b] = [await box.connectTo(0), await box.connectTo(1)];
+    for (const client of [a, b]) await client.subscribe("box-news");
+    for (let i = 0; i < 3; i++) expect((await trigger({ name: "news", channel: "box-news", data: String(i) })).status).toBe(200);
+    for (const client of [a, b]) await client.waitFor(() => client.count("news") === 3, "three events");
+    await quiet(200);
+    expect([a.count("news"), b.count("news")]).toEqual([3, 3]);
+    expect(b.frames.filter((frame) => frame.event === "news").map((frame) => frame.data)).toEqual(["0", "1", "2"]);
+  });
+
+  test("socket_id exclusion skips a socket on the other worker", async () => {
+    const [a, b] = [await box.connectTo(0), await box.connectTo(1)];
+    for (const client of [a, b]) await client.subscribe("box-others");
+    await trigger({ name: "others", channel: "box-others", data: "{}", socket_id: b.socketId });
+    await a.next("others");
+    await quiet(200);
+    expect(b.count("others")).toBe(0);
+  });
+
+  test("client events cross workers and skip their sender", async () => {
+    const [a, b] = [await member(0, "presence-box-whisper", 1), await member(1, "presence-box-whisper", 2)];
+    a.send({ event: "client-typing", channel: "presence-box-whisper", data: { who: "a" } });
+    const heard = await b.next("client-typing");
+    expect(heard.data).toEqual({ who: "a" });
+    expect(heard.user_id).toBe(1);
+    await quiet(200);
+    expect(a.count("client-typing")).toBe(0);
+  });
+
+  test("presence is box-wide: one member per user, removed after their last socket on any worker", async () => {
+    const channel = "presence-box";
+    const observer = await member(0, channel, 9);
+    const first = await member(0, channel, 1);
+    const second = await member(1, channel, 1);
+    await observer.next("pusher_internal:member_added");
+    await quiet(200);
+    expect(observer.count("pusher_internal:member_added")).toBe(1);
+
+    const late = await member(1, channel, 2);
+    const succeeded = late.frames.find((frame) => frame.event === "pusher_internal:subscription_succeeded")!;
+    const { presence } = JSON.parse(succeeded.data as string) as { presence: { count: number; ids: number[] } };
+    expect(presence.count).toBe(3);
+    expect(presence.ids.toSorted()).toEqual([1, 2, 9]);
+    expect(await (await get(`/channels/${channel}`, { info: "user_count" })).json()).toEqual({ occupied: true, user_count: 3 });
+
+    first.close();
+    await quiet(300);
+    expect(observer.count("pusher_internal:member_removed")).toBe(0);
+    second.close();
+    expect(JSON.parse((await observer.next("pusher_internal:member_removed")).data as string)).toEqual({ user_id: 1 });
+  });
+
+  test("HTTP queries count both workers", async () => {
+    const clients = [await box.connectTo(0), await box.connectTo(1), await box.connectTo(1)];
+    for (const client of clients) await client.subscribe("box-count");
+    // Whichever worker the request lands on answers for the box.
+    for (let i = 0; i < 4; i++) {
+      expect(await (await get("/channels/box-count", { info: "subscription_count" })).json()).toEqual({ occupied: true, subscription_count: 3 });
+      expect(await (await get("/channels", { filter_by_prefix: "box-count", info: "subscription_count" })).json()).toEqual({
+        channels: { "box-count": { subscription_count: 3 } },
+      });
+    }
+  });
+
+  test("a cache channel's last event is replayed by the other worker", async () => {
+    const writer = await box.connectTo(0);
+    await writer.subscribe("cache-box");
+    await trigger({ name: "cached", channel: "cache-box", data: "remembered" });
+    await writer.next("cached");
+    const reader = await box.connectTo(1);
+    await reader.subscribe("cache-box");
+    expect((await reader.next("cached")).data).toBe("remembered");
+  });
+
+  test("terminate_connections closes the user's sockets on both workers", async () => {
+    const [a, b] = [await member(0, "presence-box-terminate", 42), await member(1, "presence-box-terminate", 42)];
+    const response = await signedFetch(box.url, "POST", `/apps/${APP.app_id}/users/42/terminate_connections`, {}, APP);
+    expect(response.status).toBe(200);
+    await within(Promise.all([a.closed, b.closed]), "both sockets to close");
+  });
+
+  test("pusher-js connects through the shared port", async () => {
+    const pusher = new Pusher(APP.key, { wsHost: "127.0.0.1", wsPort: box.port, forceTLS: false, enabledTransports: ["ws"], cluster: "", disableStats: true });
+    try {
+      const channel = pusher.subscribe("box-pusher");
+      await within(new Promise<void>((resolve) => channel.bind("pusher:subscription_succeeded", () => resolve())), "subscription");
+      const got = new Promise((resolve) => channel.bind("hi", resolve));
+      await trigger({ name: "hi", channel: "box-pusher", data: '{"ok":true}' });
+      expect(await within(got, "the event")).toEqual({ ok: true });
+    } finally {
+      pusher.disconnect();
+    }
+  });
+
+  test("kill -9 of a worker: its members are gone box-wide at once, and a new worker takes its place", async () => {
+    const channel = "presence-box-crash";
+    const observer = await member(0, channel, 1);
+    const victim = await member(1, channel, 2);
+    await observer.next("pusher_internal:member_added");
+    process.kill(await workerPid(1), "SIGKILL");
+    const killedAt = Date.now();
+    const removed = await observer.next("pusher_internal:member_removed", 0, 3000);
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    expect(JSON.parse(removed.data as string)).toEqual({ user_id: 2 });
+    expect((await victim.closed).code).toBe(1006);
+    await until(() => /Worker 1 \(pid \d+\) exited with signal SIGKILL: restarting it/.test(box.cli.output.text), "the restart line");
+    await until(() => /Worker 1 \(pid \d+\) is serving again/.test(box.cli.output.text), "the new worker 1");
+    // The replacement serves: a client placed on worker 1 again is served and hears the box.
+    const from = observer.frames.length;
+    const back = await member(1, channel, 3);
+    expect(JSON.parse((await observer.next("pusher_internal:member_added", from)).data as string).user_id).toBe(3);
+    back.close();
+  });
+
+  test("/metrics answers from either worker", async () => {
+    const response = await fetch(`${box.url}/metrics`, { headers: { Authorization: `Bearer ${BOX_METRICS_TOKEN}` } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("reverb_bus_peers 1");
+  });
+});
+
+/** The pid of worker `index`: the primary's child whose environment names it. */
+async function workerPid(index: number): Promise<number> {
+  const children = (await Bun.file(`/proc/${box.cli.child.pid}/task/${box.cli.child.pid}/children`).text()).trim().split(" ").map(Number);
+  for (const pid of children) {
+    const environ = await Bun.file(`/proc/${pid}/environ`).text();
+    if (environ.split("\0").includes(`REVERB_WORKER_INDEX=${index}`)) return pid;
+  }
+  throw new Error(`no worker ${index} under pid ${box.cli.child.pid}`);
+}
