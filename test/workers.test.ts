@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Pusher from "pusher-js";
 import { signChannel } from "../src/protocol/signatures.ts";
 import { BOX_METRICS_TOKEN, startBox, type Box } from "./helpers/box.ts";
-import { quiet, type RawClient } from "./helpers/raw-client.ts";
+import { runCliToEnd } from "./helpers/cli.ts";
+import { startNode, stopFleet } from "./helpers/fleet.ts";
+import { RawClient, quiet } from "./helpers/raw-client.ts";
+import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until, within } from "./helpers/waits.ts";
@@ -27,8 +30,8 @@ function trigger(body: Record<string, unknown>) {
   return signedFetch(box.url, "POST", `/apps/${APP.app_id}/events`, body, APP);
 }
 
-async function member(worker: number, channel: string, user: number): Promise<RawClient> {
-  const client = await box.connectTo(worker);
+async function member(worker: number, channel: string, user: number, on: Box = box): Promise<RawClient> {
+  const client = await on.connectTo(worker);
   const channelData = JSON.stringify({ user_id: user, user_info: { name: `User ${user}` } });
   await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
   return client;
@@ -162,11 +165,109 @@ describe("start --workers 2", () => {
 });
 
 /** The pid of worker `index`: the primary's child whose environment names it. */
-async function workerPid(index: number): Promise<number> {
-  const children = (await Bun.file(`/proc/${box.cli.child.pid}/task/${box.cli.child.pid}/children`).text()).trim().split(" ").map(Number);
+async function workerPid(index: number, on: Box = box): Promise<number> {
+  const primary = on.cli.child.pid;
+  const children = (await Bun.file(`/proc/${primary}/task/${primary}/children`).text()).trim().split(" ").map(Number);
   for (const pid of children) {
     const environ = await Bun.file(`/proc/${pid}/environ`).text();
     if (environ.split("\0").includes(`REVERB_WORKER_INDEX=${index}`)) return pid;
   }
-  throw new Error(`no worker ${index} under pid ${box.cli.child.pid}`);
+  throw new Error(`no worker ${index} under pid ${primary}`);
 }
+
+describe("the primary owns the signals", () => {
+  test("SIGTERM drains every worker: clients on both get 4200, and the box exits 0", async () => {
+    const own = await startBox(2);
+    try {
+      const [a, b] = [await own.connectTo(0), await own.connectTo(1)];
+      own.cli.child.kill("SIGTERM");
+      expect((await a.closed).code).toBe(4200);
+      expect((await b.closed).code).toBe(4200);
+      expect(await within(own.cli.child.exited, "the primary to exit", 10_000)).toBe(0);
+      await own.cli.drained;
+      expect(own.cli.output.text).toContain("[worker 0] INFO  SIGTERM: gracefully terminating connections");
+      expect(own.cli.output.text).toContain("[worker 1] INFO  SIGTERM: gracefully terminating connections");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("reverb-uws restart reaches every worker through the primary, which exits 0 to be started again", async () => {
+    const own = await startBox(2);
+    try {
+      const [a, b] = [await own.connectTo(0), await own.connectTo(1)];
+      const restart = await runCliToEnd(["restart"], own.dir);
+      expect(restart.status).toBe(0);
+      expect(restart.text).toContain(`(pid ${own.cli.child.pid})`);
+      expect((await a.closed).code).toBe(4200);
+      expect((await b.closed).code).toBe(4200);
+      expect(await within(own.cli.child.exited, "the primary to exit", 10_000)).toBe(0);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe("a wedged worker", () => {
+  test("gets nothing past max_backlog (dropped, counted, logged) while the others are served, and catches up after", async () => {
+    const own = await startBox(2, {}, { scaling: { max_backlog: 50 } });
+    try {
+      const channel = "private-wedge";
+      const privateOn = async (worker: number) => {
+        const client = await own.connectTo(worker);
+        await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, null) });
+        return client;
+      };
+      const [sender, neighbour, wedged] = [await privateOn(0), await privateOn(0), await privateOn(1)];
+      const wedgedPid = await workerPid(1, own);
+      process.kill(wedgedPid, "SIGSTOP");
+      try {
+        for (let i = 0; i < 300; i++) sender.send({ event: "client-tick", channel, data: { i } });
+        await neighbour.waitFor(() => neighbour.count("client-tick") === 300, "300 ticks next door");
+        await until(() => own.cli.output.text.includes("Worker 1 is 50 bus envelopes behind: dropping what it cannot take"), "the drop warning");
+      } finally {
+        process.kill(wedgedPid, "SIGCONT");
+      }
+      // It gets what fitted in its backlog, then live events again once it has caught up.
+      await wedged.waitFor(() => wedged.count("client-tick") >= 40, "the backlog it could take");
+      expect(wedged.count("client-tick")).toBeLessThanOrEqual(60);
+      await until(async () => {
+        sender.send({ event: "client-after", channel, data: {} });
+        await quiet(50);
+        return wedged.count("client-after") > 0;
+      }, "live events on the wedged worker again", 5_000);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe("workers with scaling on", () => {
+  test("every worker is a node of the Redis fleet: events and presence cross boxes and workers", async () => {
+    const redis = await RedisServer.start();
+    const scaling = { enabled: true, node_timeout: 3, query_timeout: 1000, server: { url: redis.url } };
+    const own = await startBox(2, {}, { scaling });
+    const other = await startNode({ redisUrl: redis.url, nodeTimeout: 3 });
+    try {
+      await until(() => (own.cli.output.text.match(/joined the fleet/g) ?? []).length >= 4, "both workers to hear the fleet", 10_000);
+      const [a, b] = [await own.connectTo(0), await own.connectTo(1)];
+      for (const client of [a, b]) await client.subscribe("fleet-box");
+      const response = await signedFetch(other.url, "POST", `/apps/${APP.app_id}/events`, { name: "from-b", channel: "fleet-box", data: "x" }, APP);
+      expect(response.status).toBe(200);
+      for (const client of [a, b]) expect((await client.next("from-b")).data).toBe("x");
+
+      const observer = await RawClient.connect(other.wsUrl());
+      const channelData = JSON.stringify({ user_id: 5 });
+      await observer.subscribe("presence-fleet-box", { auth: signChannel(APP.key, APP.secret, observer.socketId, "presence-fleet-box", channelData), channel_data: channelData });
+      const joiner = await member(1, "presence-fleet-box", 6, own);
+      expect(JSON.parse((await observer.next("pusher_internal:member_added")).data as string).user_id).toBe(6);
+      joiner.close();
+      expect(JSON.parse((await observer.next("pusher_internal:member_removed")).data as string)).toEqual({ user_id: 6 });
+      observer.close();
+    } finally {
+      await own.stop();
+      await stopFleet([other]);
+      await redis.kill();
+    }
+  }, 30_000);
+});
