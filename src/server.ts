@@ -36,6 +36,8 @@ export interface ServerHooks {
   reusePort?: boolean;
   /** A worker's line to the box's other workers: the fleet, when scaling (Redis) is off. */
   boxLink?: BoxLink;
+  /** The worker's index in its box, for the `worker` label of `/metrics`. */
+  worker?: number;
 }
 
 /** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
@@ -90,9 +92,9 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     openFiles: openFiles.limit === null ? null : { inUse: openFiles.inUse(), limit: openFiles.limit, reserve: openFiles.reserve },
     overCapacityRefusals: openFiles.refused,
     bufferedBytes: buffers.buffered,
-    slowConsumersClosed: buffers.closed,
+    slowConsumersClosed: Object.fromEntries(buffers.closed),
   });
-  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport });
+  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport, worker: hooks.worker ?? null });
   const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit, reusePort: hooks.reusePort ?? false });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);

@@ -157,10 +157,30 @@ describe("start --workers 2", () => {
     back.close();
   });
 
-  test("/metrics answers from either worker", async () => {
-    const response = await fetch(`${box.url}/metrics`, { headers: { Authorization: `Bearer ${BOX_METRICS_TOKEN}` } });
-    expect(response.status).toBe(200);
-    expect(await response.text()).toContain("reverb_bus_peers 1");
+  test("/metrics shows the box whichever worker answers: totals, and per-worker numbers", async () => {
+    const [a, b] = [await box.connectTo(0), await box.connectTo(1)];
+    const scrape = async () => {
+      const response = await fetch(`${box.url}/metrics`, { headers: { Authorization: `Bearer ${BOX_METRICS_TOKEN}` } });
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      const value = (sample: string) => Number(new RegExp(`^${sample.replace(/[{}"]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1]);
+      return {
+        workers: value("reverb_workers"),
+        total: value(`reverb_connections{app="${APP.app_id}"}`),
+        perWorker: [value('reverb_worker_connections{worker="0"}'), value('reverb_worker_connections{worker="1"}')],
+        peers: value("reverb_bus_peers"),
+      };
+    };
+    // Several scrapes land on both workers; each answers for both.
+    for (let i = 0; i < 6; i++) {
+      const numbers = await scrape();
+      expect(numbers.workers).toBe(2);
+      expect(numbers.peers).toBe(1);
+      expect(numbers.perWorker.every((count) => count >= 1)).toBe(true);
+      expect(numbers.total).toBe(numbers.perWorker[0]! + numbers.perWorker[1]!);
+    }
+    a.close();
+    b.close();
   });
 });
 

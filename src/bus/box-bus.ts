@@ -65,7 +65,12 @@ export class BoxBus extends FleetBus {
   }
 
   health(): BusHealth {
-    return { ...this.fleetHealth(), publisherConnected: true, subscriberConnected: true, buffered: this.outgoing.length, droppedTotal: this.droppedTotal };
+    return { ...this.fleetHealth(), kind: "box", publisherConnected: true, subscriberConnected: true, buffered: 0, droppedTotal: this.droppedTotal };
+  }
+
+  /** Whichever worker is scraped answers for the box: it asks the others for their numbers. */
+  override gatherReports(): Promise<unknown[]> {
+    return this.askPeers((id) => ({ t: "report-ask", id }));
   }
 
   protected transmit(envelope: Outgoing): void {

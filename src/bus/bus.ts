@@ -25,6 +25,8 @@ export interface BusSink {
 
 /** The Redis link as monitoring shows it. */
 export interface BusHealth {
+  /** Redis between boxes, or IPC between the workers of one box (always connected). */
+  kind: "redis" | "box";
   publisherConnected: boolean;
   subscriberConnected: boolean;
   peers: number;
@@ -55,6 +57,10 @@ export interface Bus {
   gatherStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats[]>;
   /** Null when there is no fleet. */
   health(): BusHealth | null;
+  /** The other workers' monitoring reports, in a box of workers; empty elsewhere. */
+  gatherReports(): Promise<unknown[]>;
+  /** What this node answers when another worker gathers reports. */
+  answerReports(source: () => Promise<unknown>): void;
 }
 
 export const LOCAL_NODE = "local";
@@ -70,4 +76,6 @@ export const localBus: Bus = {
   remoteConnections: () => 0,
   gatherStats: async () => [],
   health: () => null,
+  gatherReports: async () => [],
+  answerReports() {},
 };

@@ -40,6 +40,9 @@ export const EnvelopeSchema = v.variant("t", [
     prefix: v.nullable(v.string()),
   }),
   v.object({ n: node, t: v.literal("reply"), id: v.string(), to: v.string(), stats: v.object({ connections: v.number(), channels: counts }) }),
+  /** A request for every worker's monitoring numbers (a box of workers answers `/metrics` whole). */
+  v.object({ n: node, t: v.literal("report-ask"), id: v.string() }),
+  v.object({ n: node, t: v.literal("report"), id: v.string(), to: v.string(), body: v.unknown() }),
   /** Every node drains its connections with 4200 and exits 0 (`reverb-uws restart`). */
   v.object({ n: node, t: v.literal("restart") }),
   /** Node `n` died (a worker of this box; the primary says so at once): drop what it held. */

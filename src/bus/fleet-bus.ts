@@ -14,7 +14,7 @@ export interface Peer {
 
 interface PendingQuery {
   waitingFor: Set<string>;
-  replies: NodeStats[];
+  replies: unknown[];
   done: () => void;
 }
 
@@ -45,6 +45,7 @@ export abstract class FleetBus implements Bus {
   protected sink!: BusSink;
   private heartbeat: Timer | undefined;
   private lastResyncRequest = 0;
+  private reportSource: (() => Promise<unknown>) | null = null;
   private querySequence = 0;
   /** The largest backlog seen in this heartbeat interval and in the one before. */
   protected backlogMs = 0;
@@ -101,6 +102,20 @@ export abstract class FleetBus implements Bus {
   }
 
   gatherStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats[]> {
+    return this.askPeers((id) => ({ t: "query", id, a: appId, names, prefix })) as Promise<NodeStats[]>;
+  }
+
+  /** Only a box of workers answers `/metrics` for all: every node of a Redis fleet is scraped. */
+  gatherReports(): Promise<unknown[]> {
+    return Promise.resolve([]);
+  }
+
+  answerReports(source: () => Promise<unknown>): void {
+    this.reportSource = source;
+  }
+
+  /** Asks every peer and resolves with their answers, or with those in by `query_timeout`. */
+  protected askPeers(ask: (id: string) => Outgoing): Promise<unknown[]> {
     if (!this.linked || this.peers.size === 0) return Promise.resolve([]);
     const id = `${this.nodeId}:${++this.querySequence}`;
     return new Promise((resolve) => {
@@ -118,8 +133,15 @@ export abstract class FleetBus implements Bus {
         query.done();
       }, this.settings.query_timeout);
       this.pending.set(id, query);
-      this.transmit({ t: "query", id, a: appId, names, prefix });
+      this.transmit(ask(id));
     });
+  }
+
+  private answered(id: string, from: string, answer: unknown): void {
+    const query = this.pending.get(id);
+    if (!query || !query.waitingFor.delete(from)) return;
+    query.replies.push(answer);
+    if (query.waitingFor.size === 0) query.done();
   }
 
   /** Peers, the slowest heartbeat and the loop's backlog, for `health()`. */
@@ -227,14 +249,15 @@ export abstract class FleetBus implements Bus {
       case "query":
         void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.transmit({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;
-      case "reply": {
-        if (envelope.to !== this.nodeId) return;
-        const query = this.pending.get(envelope.id);
-        if (!query || !query.waitingFor.delete(envelope.n)) return;
-        query.replies.push(envelope.stats);
-        if (query.waitingFor.size === 0) query.done();
+      case "reply":
+        if (envelope.to === this.nodeId) this.answered(envelope.id, envelope.n, envelope.stats);
         return;
-      }
+      case "report-ask":
+        void this.reportSource?.().then((body) => this.transmit({ t: "report", id: envelope.id, to: envelope.n, body }));
+        return;
+      case "report":
+        if (envelope.to === this.nodeId) this.answered(envelope.id, envelope.n, envelope.body);
+        return;
       case "terminate":
         return sink.terminateLocal(envelope.a, envelope.u);
     }

@@ -159,6 +159,7 @@ export class RedisBus extends FleetBus {
   health(): BusHealth {
     return {
       ...this.fleetHealth(),
+      kind: "redis",
       publisherConnected: this.publisherUp,
       subscriberConnected: this.subscriberUp,
       buffered: this.buffer.length,

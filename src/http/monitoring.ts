@@ -3,6 +3,7 @@ import type { Hub } from "../core/hub.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 import { renderPrometheus } from "../metrics/prometheus.ts";
+import { buildReport, combineReports, type MetricsReport } from "../metrics/report.ts";
 import { takeSnapshot } from "../metrics/snapshot.ts";
 import type { TransportNumbers } from "../metrics/transport-numbers.ts";
 import { safeEqual } from "../protocol/signatures.ts";
@@ -16,6 +17,8 @@ export interface MonitoringOptions {
   token: string | null;
   startedAt: number;
   transport: () => TransportNumbers;
+  /** This process's index in a box of workers; null when it runs alone. */
+  worker: number | null;
 }
 
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
@@ -28,16 +31,22 @@ function presentedToken(request: Request, url: URL): string {
 
 /** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
 export function createMonitoring(options: MonitoringOptions) {
-  const { hub, http, errors, token, startedAt, transport } = options;
+  const { hub, http, errors, token, startedAt, transport, worker } = options;
+  const ownReport = async () => buildReport(worker, await takeSnapshot(hub, startedAt), http, errors, transport());
+  // In a box of workers, whichever worker is scraped asks the others for theirs.
+  hub.bus.answerReports(ownReport);
+
   /** Snapshots are taken in slices; their answers are counted here, as the API counts its own. */
   async function answer(route: "metrics" | "dashboard_data"): Promise<Response> {
-    const snapshot = await takeSnapshot(hub, startedAt);
+    const own = await ownReport();
+    const others = (await hub.bus.gatherReports()) as MetricsReport[];
+    const report = others.length > 0 ? combineReports(own, others) : own;
     const response =
       route === "metrics"
-        ? new Response(renderPrometheus(snapshot, http, errors, transport()), {
+        ? new Response(renderPrometheus(report, worker === null ? [] : [own, ...others]), {
             headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
           })
-        : json(snapshot);
+        : json(report.snapshot);
     http.record(route, response.status);
     return response;
   }

@@ -1,14 +1,16 @@
-import type { HandlerErrors } from "./handler-errors.ts";
-import type { HttpCounters } from "./http-counters.ts";
+import type { MetricsReport } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";
-import type { TransportNumbers } from "./transport-numbers.ts";
 
 function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** The Prometheus text exposition (format 0.0.4) of a snapshot, the HTTP and error counters and the transport's. */
-export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors, transport: TransportNumbers): string {
+/**
+ * The Prometheus text exposition (format 0.0.4) of a report: this server's numbers, or a box's
+ * totals, with each worker's own report in `workers` for the `worker`-labelled families.
+ */
+export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]): string {
+  const { snapshot, http, errors, transport } = report;
   const lines: string[] = [];
   const family = (name: string, type: "gauge" | "counter", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -28,7 +30,7 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors:
     "reverb_http_requests_total",
     "counter",
     "HTTP requests answered, by route and status.",
-    [...http.entries()].map(({ route, status, count }) => [`{route="${label(route)}",status="${status}"}`, count]),
+    http.map(({ route, status, count }) => [`{route="${label(route)}",status="${status}"}`, count]),
   );
   family("reverb_handler_errors_total", "counter", "Exceptions that escaped a WebSocket or HTTP handler (each is logged as an ERROR).", [
     ['{where="websocket"}', errors.websocket],
@@ -39,7 +41,7 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors:
     "counter",
     "Sockets closed with 4100 for falling behind on what they were sent: past the app's max_buffered_bytes (limit=socket) or the largest while all together were past max_buffered_bytes_total (limit=server).",
     snapshot.apps.flatMap((app) => {
-      const closed = transport.slowConsumersClosed.get(app.id);
+      const closed = transport.slowConsumersClosed[app.id];
       return (["socket", "server"] as const).map((limit): [string, number] => [`{app="${label(app.id)}",limit="${limit}"}`, closed?.[limit] ?? 0]);
     }),
   );
@@ -55,15 +57,23 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors:
     family("reverb_open_files_reserve", "gauge", "Open files kept free below the limit; WebSockets past it are refused with 4100.", [["", transport.openFiles.reserve]]);
   }
   family("reverb_uptime_seconds", "gauge", "Seconds since the server started.", [["", snapshot.uptimeSeconds]]);
+  if (workers.length > 0) {
+    const byWorker = (pick: (worker: MetricsReport) => number): Array<[string, number]> => workers.map((worker) => [`{worker="${worker.worker}"}`, pick(worker)]);
+    family("reverb_workers", "gauge", "Worker processes of this box that answered this scrape (the totals above are theirs).", [["", workers.length]]);
+    family("reverb_worker_connections", "gauge", "Open WebSocket connections per worker, all apps.", byWorker((worker) => worker.snapshot.apps.reduce((sum, app) => sum + app.connections, 0)));
+    family("reverb_worker_open_files", "gauge", "Open files in use per worker (each worker has its own limit).", byWorker((worker) => worker.transport.openFiles?.inUse ?? 0));
+  }
   const bus = snapshot.bus;
-  if (bus) {
+  if (bus?.kind === "redis") {
     family("reverb_bus_connected", "gauge", "Redis connections up (1) or down (0).", [
       ['{connection="publisher"}', bus.publisherConnected ? 1 : 0],
       ['{connection="subscriber"}', bus.subscriberConnected ? 1 : 0],
     ]);
-    family("reverb_bus_peers", "gauge", "Other nodes heard from.", [["", bus.peers]]);
     family("reverb_bus_buffered", "gauge", "Envelopes waiting for Redis to come back.", [["", bus.buffered]]);
-    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered or older than max_buffered_age while Redis was away or stalled, incoming ones past max_backlog while the socket loop was behind.", [["", bus.droppedTotal]]);
+  }
+  if (bus) {
+    family("reverb_bus_peers", "gauge", "Other nodes (or, in a box, other workers) heard from.", [["", bus.peers]]);
+    family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered or older than max_buffered_age while Redis was away or stalled, incoming ones past max_backlog while the socket loop was behind (in a box: all workers').", [["", bus.droppedTotal]]);
     family("reverb_bus_lag_seconds", "gauge", "Largest heartbeat delay from a peer.", [["", bus.lagMs / 1000]]);
     family("reverb_bus_backlog_seconds", "gauge", "Largest recent wait between the Redis subscriber hearing messages and the socket loop applying them.", [
       ["", bus.backlogMs / 1000],

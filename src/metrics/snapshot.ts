@@ -35,7 +35,7 @@ function ranksBefore(a: TopChannel, b: TopChannel): boolean {
  * Keeps `top` the busiest TOP_CHANNELS channels seen so far, in order: one pass over an app's
  * channels, with no copy or sort of all of them (an app may have 200k).
  */
-function keepTop(top: TopChannel[], channel: TopChannel): void {
+export function keepTop(top: TopChannel[], channel: TopChannel): void {
   if (top.length === TOP_CHANNELS && !ranksBefore(channel, top[TOP_CHANNELS - 1]!)) return;
   let at = Math.min(top.length, TOP_CHANNELS - 1);
   if (top.length < TOP_CHANNELS) top.push(channel);

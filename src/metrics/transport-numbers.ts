@@ -8,6 +8,6 @@ export interface TransportNumbers {
   overCapacityRefusals: number;
   /** Bytes waiting for slow clients, all sockets together, at the last check. */
   bufferedBytes: number;
-  /** Slow consumers closed, by app and by the limit that closed them. */
-  slowConsumersClosed: Map<string, Record<BufferLimit, number>>;
+  /** Slow consumers closed, by app id and by the limit that closed them. */
+  slowConsumersClosed: Record<string, Record<BufferLimit, number>>;
 }

@@ -29,7 +29,7 @@ process.once("message", (message: ToWorker) => {
   let server: RunningServer;
   const shutdown = createShutdown(() => server, log, config.server.shutdown_timeout);
   try {
-    server = startServer(config, log, { onRestart: () => tell({ t: "restart" }), reusePort: true, boxLink });
+    server = startServer(config, log, { onRestart: () => tell({ t: "restart" }), reusePort: true, boxLink, worker: index });
   } catch (error) {
     log.error(`Cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
     process.exit(1);
