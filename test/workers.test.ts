@@ -228,6 +228,25 @@ describe("the primary owns the signals", () => {
   });
 });
 
+describe("box-wide limits", () => {
+  test("max_connections counts both workers", async () => {
+    const own = await startBox(2, { max_connections: 2 }, { scaling: { node_timeout: 2 } });
+    try {
+      await own.connectTo(0);
+      await own.connectTo(1);
+      // Each worker hears the other's count with its next heartbeat (node_timeout / 4).
+      await quiet(700);
+      for (let i = 0; i < 4; i++) {
+        const refused = await RawClient.connect(own.wsUrl());
+        expect(refused.frames[0]!.event).toBe("pusher:error");
+        expect((await refused.closed).code).toBe(4004);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe("a wedged worker", () => {
   test("gets nothing past max_backlog (dropped, counted, logged) while the others are served, and catches up after", async () => {
     const own = await startBox(2, {}, { scaling: { max_backlog: 50 } });
