@@ -38,7 +38,9 @@ async function member(worker: number, channel: string, user: number, on: Box = b
 }
 
 describe("start --workers 2", () => {
-  test("the banner names the workers and the open-files room of the box", () => {
+  test("the banner names the workers and the open-files room of the box", async () => {
+    // The lines after the banner may reach the pipe in a later chunk.
+    await until(() => box.cli.output.text.includes("Open files limit"), "the open-files line");
     expect(box.cli.output.text).toMatch(/Starting server on 127\.0\.0\.1:\d+ with 2 workers/);
     expect(box.cli.output.text).toMatch(/room for about \d+ connections per process, \d+ for the 2 workers/);
   });
