@@ -214,8 +214,8 @@ const FAILURES: Failure[] = [
 
 let server: TestServer;
 
-beforeEach(() => {
-  server = startTestServer();
+beforeEach(async () => {
+  server = await startTestServer();
 });
 
 afterEach(async () => {
@@ -296,7 +296,7 @@ describe("refusals", () => {
 
 describe("max_request_size", () => {
   test("with max_request_size 200,000 a 150,000-character event is accepted and delivered", async () => {
-    const large = startTestServer({ server: { max_request_size: 200_000 } });
+    const large = await startTestServer({ server: { max_request_size: 200_000 } });
     const client = await RawClient.connect(large.wsUrl());
     try {
       await client.subscribe("test-channel");
@@ -315,7 +315,7 @@ describe("max_request_size", () => {
   });
 
   test("with max_request_size 20,000 the 10,100-character event that the default refuses is accepted", async () => {
-    const roomy = startTestServer({ server: { max_request_size: 20_000 } });
+    const roomy = await startTestServer({ server: { max_request_size: 20_000 } });
     try {
       const response = await signedFetch(roomy.url, "POST", EVENTS, { ...GOOD_EVENT, data: "x".repeat(10_100) }, KEYS);
       expect(response.status).toBe(200);

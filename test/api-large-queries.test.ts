@@ -35,7 +35,7 @@ async function occupy(count: number): Promise<void> {
 }
 
 test("/up is answered while GET /channels over 200k channels is being built, and the answer is whole", async () => {
-  server = startTestServer({ apps: [{ ...APP, max_channels_per_connection: null }] });
+  server = await startTestServer({ apps: [{ ...APP, max_channels_per_connection: null }] });
   const count = 200_000;
   await occupy(count);
 

@@ -9,8 +9,8 @@ import { signedFetch } from "./helpers/signing.ts";
 let server: TestServer;
 let clients: RawClient[];
 
-beforeEach(() => {
-  server = startTestServer();
+beforeEach(async () => {
+  server = await startTestServer();
   clients = [];
 });
 

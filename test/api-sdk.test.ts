@@ -13,8 +13,8 @@ let sdk: Pusher;
 let raws: RawClient[];
 let jsClients: JsClient[];
 
-beforeEach(() => {
-  server = startTestServer();
+beforeEach(async () => {
+  server = await startTestServer();
   sdk = sdkFor(server);
   raws = [];
   jsClients = [];

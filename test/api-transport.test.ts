@@ -32,7 +32,7 @@ describe("path prefix", () => {
   const origin = () => `http://127.0.0.1:${server!.port}`;
 
   test("with path ws, /ws/apps/... signed over /apps/... (pusher-http-php) is accepted and delivered", async () => {
-    server = startTestServer({ server: { path: "ws" } });
+    server = await startTestServer({ server: { path: "ws" } });
     const client = await subscriber(server.wsUrl(), "test-channel");
 
     const response = await signedFetch(origin(), "POST", `/ws${EVENTS}`, { name: "php-style", channel: "test-channel", data: "1" }, {
@@ -45,7 +45,7 @@ describe("path prefix", () => {
   });
 
   test("with path ws, /ws/apps/... signed over the full requested path is accepted too", async () => {
-    server = startTestServer({ server: { path: "ws" } });
+    server = await startTestServer({ server: { path: "ws" } });
     const client = await subscriber(server.wsUrl(), "test-channel");
 
     const response = await signedFetch(origin(), "POST", `/ws${EVENTS}`, { name: "full-path", channel: "test-channel", data: "2" }, KEYS);
@@ -57,7 +57,7 @@ describe("path prefix", () => {
   });
 
   test("with path ws, a signature over some other path is refused", async () => {
-    server = startTestServer({ server: { path: "ws" } });
+    server = await startTestServer({ server: { path: "ws" } });
     const response = await signedFetch(origin(), "POST", `/ws${EVENTS}`, { name: "e", channel: "c", data: "3" }, {
       ...KEYS,
       signedPath: `/other${EVENTS}`,
@@ -66,7 +66,7 @@ describe("path prefix", () => {
   });
 
   test("with path ws, routes without the prefix are 404", async () => {
-    server = startTestServer({ server: { path: "ws" } });
+    server = await startTestServer({ server: { path: "ws" } });
     const unprefixed = await signedFetch(origin(), "POST", EVENTS, { name: "e", channel: "c", data: "4" }, KEYS);
     expect(unprefixed.status).toBe(404);
     expect((await fetch(`${origin()}/up`)).status).toBe(404);
@@ -109,7 +109,7 @@ function signedRequest(method: string, path: string, body: string): string {
 
 describe("keep-alive", () => {
   test("several requests, signed and not, are answered one after another on one TCP connection", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await subscriber(server.wsUrl(), "test-channel");
     const socket = connect(server.port, "127.0.0.1");
     let closedEarly = false;
@@ -136,7 +136,7 @@ describe("keep-alive", () => {
   });
 
   test("a refused request does not spoil the connection for the next one", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const socket = connect(server.port, "127.0.0.1");
     try {
       await within(new Promise((resolve) => socket.once("connect", resolve)), "TCP connect");
@@ -170,7 +170,7 @@ const hasCurl = Bun.which("curl") !== null;
 
 describe("curl", () => {
   test.skipIf(!hasCurl)("a curl POST with a hand-signed URL triggers an event", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await subscriber(server.wsUrl(), "my-channel");
     const body = JSON.stringify({ name: "my-event", channel: "my-channel", data: JSON.stringify({ message: "hello" }) });
     const url = `${server.url}${EVENTS}?${signedQuery("POST", EVENTS, body, KEYS)}`;
@@ -184,7 +184,7 @@ describe("curl", () => {
   const hasShellTools = hasCurl && ["sh", "openssl", "md5sum"].every((tool) => Bun.which(tool) !== null);
 
   test.skipIf(!hasShellTools)("the README's shell recipe (md5sum, openssl, curl) triggers an event", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await subscriber(server.wsUrl(), "my-channel");
     const script = [
       `BODY='{"name":"my-event","channel":"my-channel","data":"{\\"message\\":\\"hello\\"}"}'`,
@@ -226,7 +226,7 @@ curl -sS "$HOST/up"; echo
 `;
 
   test.skipIf(!hasShellTools)("the README's per-route shell examples answer as documented", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await subscriber(server.wsUrl(), "my-channel");
     const channelData = JSON.stringify({ user_id: 42 });
     const member = await RawClient.connect(server.wsUrl());

@@ -51,8 +51,8 @@ afterAll(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-function serve(token: string, options: { port?: number; path?: string } = {}): TestServer {
-  const server = startTestServer({ server: { metrics_token: token, ...options } });
+async function serve(token: string, options: { port?: number; path?: string } = {}): Promise<TestServer> {
+  const server = await startTestServer({ server: { metrics_token: token, ...options } });
   servers.push(server);
   return server;
 }
@@ -81,7 +81,7 @@ function subscribeSigned(client: RawClient, channel: string, channelData: string
 const numberAt = async (page: Page, selector: string, attribute: string) => Number(await page.getAttribute(selector, attribute));
 
 test("shows the app's live numbers, charts and channels", async () => {
-  const server = serve(TOKEN);
+  const server = await serve(TOKEN);
   const page = await openDashboard(server, TOKEN);
   await page.waitForSelector(`${APP_SECTION} [data-stat="connections"][data-value="0"]`);
   expect(await page.getAttribute("#status", "data-state")).toBe("ok");
@@ -130,7 +130,7 @@ test("shows the app's live numbers, charts and channels", async () => {
 
 test("says so when the server is unreachable or the token is wrong", async () => {
   // Behind a route prefix too: the page finds its feed relative to its own URL.
-  const server = serve(TOKEN, { path: "realtime" });
+  const server = await serve(TOKEN, { path: "realtime" });
   const page = await openDashboard(server, TOKEN);
   expect(page.url()).toContain("/realtime/dashboard?");
   await page.waitForSelector(`#status[data-state="ok"]`, { state: "attached" });
@@ -144,7 +144,7 @@ test("says so when the server is unreachable or the token is wrong", async () =>
   expect(await page.isVisible(APP_SECTION)).toBe(true);
 
   // Back on the same port, but with a rotated token: the open page's token is now wrong.
-  const rotated = serve("rotated", { port: server.port, path: "realtime" });
+  const rotated = await serve("rotated", { port: server.port, path: "realtime" });
   await page.waitForSelector(`#status[data-state="unauthorized"]`, { timeout: 5000 });
   expect(await page.textContent("#status")).toContain("token");
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-unauthorized.png") });

@@ -210,7 +210,7 @@ afterEach(async () => {
 
 test(`fuzz (seed ${SEED}): no exception, no 5xx, and a watcher that loses nothing`, async () => {
   const log = new RecordingLogger();
-  server = startTestServer({ apps: [{ ...APP, accept_client_events_from: "all" }], server: { metrics_token: "t" } }, log);
+  server = await startTestServer({ apps: [{ ...APP, accept_client_events_from: "all" }], server: { metrics_token: "t" } }, log);
   const watcher = await RawClient.connect(server.wsUrl());
   await watcher.subscribe("watched");
   const random = prng(SEED);

@@ -10,8 +10,8 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
 });
 
-function serve(token: string | null): TestServer {
-  const server = startTestServer({ server: { metrics_token: token } });
+async function serve(token: string | null): Promise<TestServer> {
+  const server = await startTestServer({ server: { metrics_token: token } });
   servers.push(server);
   return server;
 }
@@ -24,8 +24,8 @@ function metric(text: string, name: string, labels: string): number {
 
 describe("/metrics", () => {
   test("off without a token; 401 with a wrong or missing one", async () => {
-    expect((await fetch(`${serve(null).url}/metrics`)).status).toBe(404);
-    const server = serve("s3cret");
+    expect((await fetch(`${(await serve(null)).url}/metrics`)).status).toBe(404);
+    const server = await serve("s3cret");
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${server.url}/metrics`, { headers: { Authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${server.url}/metrics?token=wrong`)).status).toBe(401);
@@ -34,7 +34,7 @@ describe("/metrics", () => {
   });
 
   test("the numbers match what clients and the API did", async () => {
-    const server = serve("s3cret");
+    const server = await serve("s3cret");
     for (let i = 0; i < 3; i++) clients.push(await RawClient.connect(server.wsUrl()));
     await clients[0]!.subscribe("metered");
     await clients[1]!.subscribe("metered");
@@ -61,7 +61,7 @@ describe("/metrics", () => {
   });
 
   test("the dashboard feed reports the same numbers as JSON", async () => {
-    const server = serve("s3cret");
+    const server = await serve("s3cret");
     clients.push(await RawClient.connect(server.wsUrl()));
     await clients[0]!.subscribe("fed");
     const data = (await (await fetch(`${server.url}/dashboard/data`, { headers: { Authorization: "Bearer s3cret" } })).json()) as {
@@ -71,7 +71,7 @@ describe("/metrics", () => {
   });
 
   test("the dashboard lists the 20 busiest channels, busiest first, ties by name", async () => {
-    const server = serve("s3cret");
+    const server = await serve("s3cret");
     for (let i = 0; i < 3; i++) clients.push(await RawClient.connect(server.wsUrl()));
     const names = Array.from({ length: 23 }, (_, i) => `c${String(22 - i).padStart(2, "0")}`);
     for (const name of [...names, "b", "a"]) await clients[0]!.subscribe(name);

@@ -67,7 +67,7 @@ const secureFetch = (url: string) => fetch(url, { tls: { ca } });
 
 describe("TLS served directly", () => {
   test("pusher-js with forceTLS gets an event the HTTP API took over https", async () => {
-    server = startTestServer({ server: { tls: { cert, key } } });
+    server = await startTestServer({ server: { tls: { cert, key } } });
     expect(server.url).toBe(`https://127.0.0.1:${server.port}`);
     expect(await (await secureFetch(`${server.url}/up`)).json()).toEqual({ health: "OK" });
     const path = `/apps/${APP.app_id}/channels`;
@@ -101,7 +101,7 @@ describe("TLS served directly", () => {
   });
 
   test("an encrypted key opens with its passphrase; a wrong one stops `start` naming the files", async () => {
-    server = startTestServer({ server: { tls: { cert, key: encryptedKey, passphrase: "test-passphrase" } } });
+    server = await startTestServer({ server: { tls: { cert, key: encryptedKey, passphrase: "test-passphrase" } } });
     expect((await secureFetch(`${server.url}/up`)).status).toBe(200);
 
     const cwd = scratch();

@@ -79,7 +79,7 @@ function errorCount(client: RawClient, code: number): number {
 
 describe("bad frames", () => {
   test("a bounded flood of bad frames gets one answer per frame and never disturbs another socket", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const victim = await clients.raw(server.wsUrl());
     await victim.subscribe("news");
     const flooder = await clients.raw(server.wsUrl());
@@ -111,7 +111,7 @@ describe("bad frames", () => {
   });
 
   test("oversized frames close only their own socket", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const victim = await clients.raw(server.wsUrl());
     await victim.subscribe("news");
 
@@ -132,7 +132,7 @@ describe("bad frames", () => {
   });
 
   test("sockets dropped mid-stream are cleaned up and the server keeps serving", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const watcher = await clients.raw(server.wsUrl());
     const channelData = '{"user_id":"watcher"}';
     await watcher.subscribe("presence-room", { auth: signChannel(APP.key, APP.secret, watcher.socketId, "presence-room", channelData), channel_data: channelData });
@@ -162,7 +162,7 @@ describe("bad frames", () => {
   });
 
   test("after all of it, pusher-js still connects and /up answers", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const flooder = await clients.raw(server.wsUrl());
     for (let round = 0; round < 20; round++) for (const [frame] of BAD_FRAMES) flooder.ws.send(frame);
     flooder.send("x".repeat(20_000));

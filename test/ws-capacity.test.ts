@@ -123,7 +123,7 @@ describe("open-files headroom", () => {
 
   test("pusher-js refused with 4100 does not give up: it retries after a back-off", async () => {
     // A reserve as large as the limit leaves no room at all.
-    const server = startTestServer({ server: { max_open_files_reserve: 1_000_000, metrics_token: "t" } });
+    const server = await startTestServer({ server: { max_open_files_reserve: 1_000_000, metrics_token: "t" } });
     servers.push(server);
     const pusher = new Pusher(APP.key, pusherOptions(server));
     pushers.push(pusher);

@@ -19,9 +19,9 @@ const NOT_MEMBER = { event: "pusher:error", data: '{"code":4009,"message":"The c
 const DISABLED = { event: "pusher:error", data: '{"code":4301,"message":"The app does not have client messaging enabled."}' };
 const TYPING = { event: "client-start-typing", channel: "test-channel", data: { id: 123, name: "Joe Dixon" } };
 
-function serverWith(mode: string | undefined): TestServer {
+async function serverWith(mode: string | undefined): Promise<TestServer> {
   const app = mode === undefined ? { ...APP } : { ...APP, accept_client_events_from: mode };
-  return startTestServer({ apps: [app] });
+  return await startTestServer({ apps: [app] });
 }
 
 async function joinPresence(client: RawClient, channel: string, user: Record<string, unknown>) {
@@ -39,7 +39,7 @@ describe("whisper through laravel-echo", () => {
   }
 
   test("a whisper reaches the other subscriber and not the sender", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const alice = await clients.echo(server);
     const bob = await clients.echo(server);
     const aliceChannel = await subscribed(alice, "chat");
@@ -57,7 +57,7 @@ describe("whisper through laravel-echo", () => {
   });
 
   test("a whisper on a presence channel carries the sender's user_id to pusher-js", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const alice = await clients.echo(server, { user: { user_id: 1, user_info: { name: "Alice" } } });
     const bob = await clients.echo(server, { user: { user_id: 2, user_info: { name: "Bob" } } });
     const received: Array<{ data: unknown; metadata: unknown }> = [];
@@ -75,7 +75,7 @@ describe("whisper through laravel-echo", () => {
 
 describe("members mode (accept_client_events_from: members)", () => {
   test("a subscriber's event on a public channel is relayed as {event, channel, data} to the others only", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await sender.subscribe("test-channel");
@@ -90,7 +90,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("on a presence channel the relayed event gets the sender's user_id, with its JSON type", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await joinPresence(sender, "presence-room", { user_id: 1, user_info: { name: "Joe" } });
@@ -103,7 +103,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("a client-supplied user_id is not trusted: only the sender's own membership counts", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await joinPresence(sender, "presence-room", { user_id: 1 });
@@ -113,7 +113,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("data sent as a JSON string (Java/Flutter clients) is relayed as an object", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await sender.subscribe("test-channel");
@@ -123,7 +123,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("a non-member gets 4009 and nothing is relayed", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const outsider = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await receiver.subscribe("test-channel");
@@ -136,7 +136,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("after unsubscribing, the client is a non-member again", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     await sender.subscribe("test-channel");
     sender.send({ event: "pusher:unsubscribe", data: { channel: "test-channel" } });
@@ -145,7 +145,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("membership is looked up in the sender's own app", async () => {
-    server = startTestServer({
+    server = await startTestServer({
       apps: [
         { ...APP, accept_client_events_from: "members" },
         { app_id: "654321", key: "reverb-key-2", secret: "reverb-secret-2", accept_client_events_from: "members" },
@@ -166,7 +166,7 @@ describe("members mode (accept_client_events_from: members)", () => {
   });
 
   test("events not prefixed client- are ignored silently", async () => {
-    server = serverWith("members");
+    server = await serverWith("members");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await sender.subscribe("test-channel");
@@ -181,7 +181,7 @@ describe("members mode (accept_client_events_from: members)", () => {
 
 describe("other modes", () => {
   test('"none" answers 4301 and relays nothing, even from a subscriber', async () => {
-    server = serverWith("none");
+    server = await serverWith("none");
     const sender = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await sender.subscribe("test-channel");
@@ -195,7 +195,7 @@ describe("other modes", () => {
   });
 
   test('"all" relays a non-subscriber\'s event, the whole message as sent', async () => {
-    server = serverWith("all");
+    server = await serverWith("all");
     const outsider = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await receiver.subscribe("test-channel");
@@ -209,7 +209,7 @@ describe("other modes", () => {
   });
 
   test("an app without the setting accepts client events from anyone (Reverb's fallback)", async () => {
-    server = serverWith(undefined);
+    server = await serverWith(undefined);
     const outsider = await clients.raw(server.wsUrl());
     const receiver = await clients.raw(server.wsUrl());
     await receiver.subscribe("test-channel");

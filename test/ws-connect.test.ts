@@ -17,21 +17,21 @@ afterEach(async () => {
 
 describe("connecting", () => {
   test("pusher-js connects and gets a socket id", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const pusher = await clients.pusher(server);
     expect(pusher.connection.state).toBe("connected");
     expect(pusher.connection.socket_id).toMatch(SOCKET_ID);
   });
 
   test("laravel-echo (broadcaster reverb) connects and reports its socket id", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const echo = await clients.echo(server);
     expect(echo.connectionStatus()).toBe("connected");
     expect(echo.socketId()).toMatch(SOCKET_ID);
   });
 
   test("connection_established carries the socket id and the app's activity_timeout", async () => {
-    server = startTestServer({ apps: [{ ...APP, activity_timeout: 45 }] });
+    server = await startTestServer({ apps: [{ ...APP, activity_timeout: 45 }] });
     const client = await clients.raw(server.wsUrl());
     expect(client.frames).toHaveLength(1);
     const frame = client.frames[0]!;
@@ -44,14 +44,14 @@ describe("connecting", () => {
   });
 
   test("every connection gets its own socket id", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) ids.add((await clients.raw(server.wsUrl())).socketId);
     expect(ids.size).toBe(5);
   });
 
   test("clients of different apps connect side by side and never see each other's events", async () => {
-    server = startTestServer({
+    server = await startTestServer({
       apps: [
         { ...APP, accept_client_events_from: "members" },
         { app_id: "654321", key: "reverb-key-2", secret: "reverb-secret-2" },
@@ -71,7 +71,7 @@ describe("connecting", () => {
   });
 
   test("with a route prefix, pusher-js connects under it", async () => {
-    server = startTestServer({ server: { path: "ws" } });
+    server = await startTestServer({ server: { path: "ws" } });
     expect(server.wsUrl()).toContain("/ws/app/");
     const pusher = await clients.pusher(server);
     expect(pusher.connection.socket_id).toMatch(SOCKET_ID);
@@ -80,7 +80,7 @@ describe("connecting", () => {
 
 describe("simple replies", () => {
   test("pusher:ping is answered with exactly {\"event\":\"pusher:pong\"}", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send({ event: "pusher:ping", data: {} });
     await client.next("pusher:pong");
@@ -90,7 +90,7 @@ describe("simple replies", () => {
   });
 
   test("pusher:pong from the client gets no reply", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send({ event: "pusher:pong", data: {} });
     await quiet(150);
@@ -98,7 +98,7 @@ describe("simple replies", () => {
   });
 
   test("pusher:unsubscribe sends nothing back, and the channel's events stop arriving", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     await client.subscribe("news");
     await triggerEvent(server, { name: "first", data: "{}", channel: "news" });
@@ -114,7 +114,7 @@ describe("simple replies", () => {
   });
 
   test("subscribing to the empty channel name succeeds with a frame that has no channel key", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const frame = await client.subscribe("");
     expect(frame).toEqual({ event: "pusher_internal:subscription_succeeded", data: "{}" });
@@ -122,7 +122,7 @@ describe("simple replies", () => {
   });
 
   test("a client re-sending pusher:connection_established gets the same socket id back", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send({ event: "pusher:connection_established", data: {} });
     await until(() => client.count("pusher:connection_established") === 2, "second connection_established");
@@ -130,7 +130,7 @@ describe("simple replies", () => {
   });
 
   test("a binary frame is read as text", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.ws.send(new TextEncoder().encode('{"event":"pusher:ping"}'));
     expect(await client.next("pusher:pong")).toEqual({ event: "pusher:pong" });

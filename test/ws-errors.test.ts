@@ -41,14 +41,14 @@ async function stillServed(client: RawClient) {
 
 describe("4001 unknown app", () => {
   test("the error frame, then close code 4001, and no connection_established", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl("no-such-key"));
     expect(await closed(client)).toEqual({ code: 4001, reason: "Application does not exist" });
     expect(client.frames).toEqual([UNKNOWN_APP]);
   });
 
   test("pusher-js is refused and does not reconnect", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const pusher = new Pusher("no-such-key", pusherOptions(server));
     clients.track(pusher);
     const errors: unknown[] = [];
@@ -70,7 +70,7 @@ describe("4001 unknown app", () => {
 
 describe("4004 over quota", () => {
   test("max_connections reached: the error frame, then close code 4004", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_connections: 1 }] });
+    server = await startTestServer({ apps: [{ ...APP, max_connections: 1 }] });
     const first = await clients.raw(server.wsUrl());
     await first.subscribe("test-channel");
 
@@ -81,7 +81,7 @@ describe("4004 over quota", () => {
   });
 
   test("a slot frees up when a connection leaves", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_connections: 1 }] });
+    server = await startTestServer({ apps: [{ ...APP, max_connections: 1 }] });
     const first = await clients.raw(server.wsUrl());
     await first.subscribe("test-channel");
     first.close();
@@ -108,7 +108,7 @@ describe("4009 origin not allowed", () => {
   ];
 
   test.each(cases)("allowed_origins %j, Origin %p → allowed %p", async (allowed, origin, ok) => {
-    server = startTestServer({ apps: [{ ...APP, allowed_origins: allowed }] });
+    server = await startTestServer({ apps: [{ ...APP, allowed_origins: allowed }] });
     const client = await clients.raw(server.wsUrl(), origin === null ? undefined : { Origin: origin });
     if (ok) {
       expect(client.frames[0]!.event).toBe("pusher:connection_established");
@@ -136,7 +136,7 @@ describe("4009 unauthorized subscription", () => {
   }
 
   test.each(channels)("%s: a wrong signature, no auth, and null auth are refused; no channel is created", async (channel) => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const channelData = channel.startsWith("presence") ? '{"user_id":1}' : undefined;
     const extra = channelData === undefined ? {} : { channel_data: channelData };
@@ -149,7 +149,7 @@ describe("4009 unauthorized subscription", () => {
   });
 
   test("a signature for another socket or another channel is refused", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const other = await clients.raw(server.wsUrl());
     expect(await client.subscribe("private-a", { auth: signChannel(APP.key, APP.secret, other.socketId, "private-a") })).toEqual(UNAUTHORIZED);
@@ -157,7 +157,7 @@ describe("4009 unauthorized subscription", () => {
   });
 
   test("presence channel_data is covered by the signature", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const auth = signChannel(APP.key, APP.secret, client.socketId, "presence-room", '{"user_id":1}');
     expect(await client.subscribe("presence-room", { auth, channel_data: '{"user_id":2}' })).toEqual(UNAUTHORIZED);
@@ -165,7 +165,7 @@ describe("4009 unauthorized subscription", () => {
   });
 
   test("the refused client receives none of the channel's events", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const member = await clients.raw(server.wsUrl());
     await member.subscribe("private-room", { auth: signChannel(APP.key, APP.secret, member.socketId, "private-room") });
     const intruder = await clients.raw(server.wsUrl());
@@ -205,7 +205,7 @@ describe("4200 invalid message format", () => {
   ];
 
   test.each(cases)("%s", async (_name, text) => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send(text);
     expect(await client.next("pusher:error")).toEqual(INVALID);
@@ -214,7 +214,7 @@ describe("4200 invalid message format", () => {
   });
 
   test("a failed subscribe subscribes nothing", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send('{"event":"pusher:subscribe","data":{"channel":"cache-a","channel_data":"Hello"}}');
     await client.next("pusher:error");
@@ -226,7 +226,7 @@ describe("4200 invalid message format", () => {
 
 describe("4301 rate limit", () => {
   test("the message over max_attempts is refused, the socket stays open, the next window is served", async () => {
-    server = startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
+    server = await startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
     const client = await clients.raw(server.wsUrl());
     for (let i = 0; i < 4; i++) client.send({ event: "pusher:ping" });
     await client.next("pusher:error");
@@ -238,7 +238,7 @@ describe("4301 rate limit", () => {
   });
 
   test("every kind of message counts, and refused ones are not processed", async () => {
-    server = startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
+    server = await startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
     const client = await clients.raw(server.wsUrl());
     client.send("not json");
     client.send({ event: "pusher:subscribe", data: { channel: "a" } });
@@ -255,7 +255,7 @@ describe("4301 rate limit", () => {
   });
 
   test("WS ping frames do not count", async () => {
-    server = startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
+    server = await startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
     const client = await clients.raw(server.wsUrl());
     for (let i = 0; i < 10; i++) client.ws.ping();
     await stillServed(client);
@@ -265,7 +265,7 @@ describe("4301 rate limit", () => {
   });
 
   test("with terminate_on_limit the socket is closed with 4301", async () => {
-    server = startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1, terminate_on_limit: true } }] });
+    server = await startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1, terminate_on_limit: true } }] });
     const client = await clients.raw(server.wsUrl());
     for (let i = 0; i < 4; i++) client.send({ event: "pusher:ping" });
     expect(await closed(client)).toEqual({ code: 4301, reason: "Rate limit exceeded" });
@@ -273,7 +273,7 @@ describe("4301 rate limit", () => {
   });
 
   test("the limit is per connection", async () => {
-    server = startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
+    server = await startTestServer({ apps: [{ ...APP, rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1 } }] });
     const noisy = await clients.raw(server.wsUrl());
     const calm = await clients.raw(server.wsUrl());
     for (let i = 0; i < 5; i++) noisy.send({ event: "pusher:ping" });
@@ -296,7 +296,7 @@ describe("1009 message too big", () => {
 
   // With one app, the transport enforces the limit itself; with a larger limit on another app, the
   // core has to. Both must count UTF-8 bytes, not characters.
-  const setups: Array<[string, () => TestServer]> = [
+  const setups: Array<[string, () => Promise<TestServer>]> = [
     ["the only app", () => startTestServer({ apps: [{ ...APP, max_message_size: 100 }] })],
     ["an app next to a bigger one", () =>
       startTestServer({ apps: [{ ...APP, max_message_size: 100 }, { app_id: "2", key: "big", secret: "s", max_message_size: 0 }] })],
@@ -304,7 +304,7 @@ describe("1009 message too big", () => {
 
   describe.each(setups)("limit 100 bytes on %s", (_name, start) => {
     test("exactly 100 bytes is served", async () => {
-      server = start();
+      server = await start();
       const client = await clients.raw(server.wsUrl());
       client.send(pingOfBytes(100, "x"));
       await client.next("pusher:pong");
@@ -313,7 +313,7 @@ describe("1009 message too big", () => {
     });
 
     test("101 bytes closes with 1009", async () => {
-      server = start();
+      server = await start();
       const client = await clients.raw(server.wsUrl());
       client.send(pingOfBytes(101, "x"));
       expect((await closed(client)).code).toBe(1009);
@@ -321,7 +321,7 @@ describe("1009 message too big", () => {
     });
 
     test("multi-byte UTF-8: fewer than 100 characters but more than 100 bytes closes with 1009", async () => {
-      server = start();
+      server = await start();
       const client = await clients.raw(server.wsUrl());
       const text = pingOfBytes(102, "€");
       expect(text.length).toBeLessThan(100);
@@ -330,7 +330,7 @@ describe("1009 message too big", () => {
     });
 
     test("a binary frame over the limit closes with 1009", async () => {
-      server = start();
+      server = await start();
       const client = await clients.raw(server.wsUrl());
       client.ws.send(new Uint8Array(101));
       expect((await closed(client)).code).toBe(1009);
@@ -338,28 +338,28 @@ describe("1009 message too big", () => {
   });
 
   test("the core's close carries Reverb's reason", async () => {
-    server = setups[1]![1]();
+    server = await setups[1]![1]();
     const client = await clients.raw(server.wsUrl());
     client.send("x".repeat(101));
     expect(await closed(client)).toEqual({ code: 1009, reason: "Maximum message size exceeded" });
   });
 
   test("the default limit is 10,000 bytes: a 10,100-character channel_data closes the socket", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     client.send({ event: "pusher:subscribe", data: { channel: "presence-a", auth: "x", channel_data: JSON.stringify({ user_id: 1, pad: "x".repeat(10_100) }) } });
     expect((await closed(client)).code).toBe(1009);
   });
 
   test("max_message_size 0 means no limit of our own", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_message_size: 0 }] });
+    server = await startTestServer({ apps: [{ ...APP, max_message_size: 0 }] });
     const client = await clients.raw(server.wsUrl());
     client.send(pingOfBytes(200_000, "x"));
     await client.next("pusher:pong");
   });
 
   test("a large limit lets a 20,000-character channel_data through", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_message_size: 1_000_000 }] });
+    server = await startTestServer({ apps: [{ ...APP, max_message_size: 1_000_000 }] });
     const client = await clients.raw(server.wsUrl());
     const frame = await client.subscribe("test-channel", { channel_data: JSON.stringify({ pad: "x".repeat(20_000) }) });
     expect(frame.event).toBe("pusher_internal:subscription_succeeded");

@@ -55,7 +55,7 @@ async function occupied(): Promise<Record<string, unknown>> {
 describe("max_channels_per_connection", () => {
   test("the default is 1,000: the 1,001st subscription is refused with 4300, logged, and the socket stays open", async () => {
     const log = new RecordingLogger();
-    server = startTestServer({}, log);
+    server = await startTestServer({}, log);
     const client = await connect();
     await subscribeMany(client, Array.from({ length: 1000 }, (_, i) => `channel-${i}`));
     expect(client.count("pusher_internal:subscription_succeeded")).toBe(1000);
@@ -73,7 +73,7 @@ describe("max_channels_per_connection", () => {
   });
 
   test("the limit is per connection: another socket subscribes as usual", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_channels_per_connection: 2 }] });
+    server = await startTestServer({ apps: [{ ...APP, max_channels_per_connection: 2 }] });
     const first = await connect();
     await first.subscribe("a");
     await first.subscribe("b");
@@ -83,7 +83,7 @@ describe("max_channels_per_connection", () => {
   });
 
   test("null means no limit", async () => {
-    server = startTestServer({ apps: [{ ...APP, max_channels_per_connection: null }] });
+    server = await startTestServer({ apps: [{ ...APP, max_channels_per_connection: null }] });
     const client = await connect();
     await subscribeMany(client, Array.from({ length: 1200 }, (_, i) => `channel-${i}`));
     expect(client.count("pusher_internal:subscription_succeeded")).toBe(1200);
@@ -94,7 +94,7 @@ describe("max_channels_per_connection", () => {
 describe("max_presence_members", () => {
   test("a new user past the limit is refused; more sockets of a member are not; a leave frees the slot", async () => {
     const log = new RecordingLogger();
-    server = startTestServer({ apps: [{ ...APP, max_presence_members: 2 }] }, log);
+    server = await startTestServer({ apps: [{ ...APP, max_presence_members: 2 }] }, log);
     const alice = await connect();
     const bob = await connect();
     const carol = await connect();
@@ -113,7 +113,7 @@ describe("max_presence_members", () => {
   });
 
   test("unlimited by default", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const members = await Promise.all(Array.from({ length: 120 }, () => connect()));
     for (const [i, member] of members.entries()) {
       expect((await presenceJoin(member, "presence-big", JSON.stringify({ user_id: i }))).event).toBe("pusher_internal:subscription_succeeded");
@@ -132,7 +132,7 @@ describe("presence user_id", () => {
 
   test.each(refused)("%s is refused with a clear 4200, logged as a warning, never an exception", async (_, channelData) => {
     const log = new RecordingLogger();
-    server = startTestServer({}, log);
+    server = await startTestServer({}, log);
     const watcher = await connect();
     await presenceJoin(watcher, "presence-room", '{"user_id":"watcher"}');
     const client = await connect();
@@ -146,7 +146,7 @@ describe("presence user_id", () => {
   });
 
   test("strings and numbers are members, with their JSON type kept", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const first = await connect();
     const second = await connect();
     await presenceJoin(first, "presence-room", '{"user_id":"u-1"}');
@@ -157,7 +157,7 @@ describe("presence user_id", () => {
 
 describe("channel auth key", () => {
   test("a valid signature behind another app's key is refused, as Pusher refuses it", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await connect();
     const signature = signChannel(APP.key, APP.secret, client.socketId, "private-room").split(":")[1]!;
     expect(await client.subscribe("private-room", { auth: `someone-elses-key:${signature}` })).toEqual(UNAUTHORIZED);
@@ -168,7 +168,7 @@ describe("channel auth key", () => {
 describe("exceptions in handlers", () => {
   test("are answered (4200 on the socket, 500 over HTTP), logged as errors and counted in /metrics", async () => {
     const log = new RecordingLogger();
-    server = startTestServer({ server: { metrics_token: "t" } }, log);
+    server = await startTestServer({ server: { metrics_token: "t" } }, log);
     const client = await connect();
     // A fault injected into the real server: a bug that throws on one channel, for one request.
     const hub = server.hub as unknown as { stats: (...args: unknown[]) => unknown; message: (...args: unknown[]) => unknown };

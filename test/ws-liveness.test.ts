@@ -13,7 +13,7 @@ const PONG_TIMEOUT = { event: "pusher:error", data: '{"code":4201,"message":"Pon
 /** Concurrent tests cannot share an afterEach, so each one owns its server and clients. */
 function live(body: (server: TestServer, clients: Clients) => Promise<void>): () => Promise<void> {
   return async () => {
-    const server = startTestServer({ apps: [{ ...APP, ping_interval: 1 }] });
+    const server = await startTestServer({ apps: [{ ...APP, ping_interval: 1 }] });
     const clients = new Clients();
     try {
       await body(server, clients);

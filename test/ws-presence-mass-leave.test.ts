@@ -50,7 +50,7 @@ function removedUsers(client: RawClient): string[] {
 }
 
 test("2,000 members of one presence channel leaving at once: /up keeps answering, every watcher sees each removal once", async () => {
-  server = startTestServer();
+  server = await startTestServer();
   const first = await watcher("watcher-1");
   const second = await watcher("watcher-2");
   const count = 2000;
@@ -77,7 +77,7 @@ test("2,000 members of one presence channel leaving at once: /up keeps answering
 }, 40_000);
 
 test("a member back at once after a mass leave is announced removed, then added, and stays in the roster", async () => {
-  server = startTestServer();
+  server = await startTestServer();
   const observer = await watcher("observer");
   const count = 2000;
   const members: TcpWebSocket[] = [];

@@ -43,7 +43,7 @@ async function joined(echo: Echo<"reverb">, room: string): Promise<Seen> {
 
 describe("presence through laravel-echo", () => {
   test("here lists the members, joining and leaving report the others", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const alice = await clients.echo(server, { user: ALICE });
     const aliceSeen = await joined(alice, "room");
     expect(aliceSeen.here).toEqual([[{ name: "Alice" }]]);
@@ -61,7 +61,7 @@ describe("presence through laravel-echo", () => {
   });
 
   test("disconnecting is leaving", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const alice = await clients.echo(server, { user: ALICE });
     const aliceSeen = await joined(alice, "room");
     const bob = await clients.echo(server, { user: BOB });
@@ -74,7 +74,7 @@ describe("presence through laravel-echo", () => {
   });
 
   test("one user on two sockets is one member: joining on the first, leaving after the last", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const alice = await clients.echo(server, { user: ALICE });
     const aliceSeen = await joined(alice, "room");
 
@@ -113,7 +113,7 @@ describe("presence frames", () => {
   }
 
   test("member_added carries the joiner's whole channel_data; member_removed only its user_id", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const first = await clients.raw(server.wsUrl());
     await joinRaw(first, "presence-room", ALICE);
     const second = await clients.raw(server.wsUrl());
@@ -135,7 +135,7 @@ describe("presence frames", () => {
   });
 
   test("the same user on two sockets: counted once, member_added once, member_removed after the last socket", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const watcher = await clients.raw(server.wsUrl());
     await joinRaw(watcher, "presence-room", ALICE);
     const tab1 = await clients.raw(server.wsUrl());
@@ -156,7 +156,7 @@ describe("presence frames", () => {
   });
 
   test("user ids keep their JSON type, and \"1\" and 1 are the same user", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const first = await clients.raw(server.wsUrl());
     await joinRaw(first, "presence-room", { user_id: "abc", user_info: null });
     const second = await clients.raw(server.wsUrl());
@@ -169,7 +169,7 @@ describe("presence frames", () => {
   });
 
   test("hash is an object, not a list, when the ids are 0..n-1", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const first = await clients.raw(server.wsUrl());
     await joinRaw(first, "presence-room", { user_id: 0, user_info: { name: "Zero" } });
     const second = await clients.raw(server.wsUrl());
@@ -181,14 +181,14 @@ describe("presence frames", () => {
   });
 
   test("hash is {} when there are no members", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const frame = await joinRaw(client, "presence-empty", null);
     expect(frame.data).toBe('{"presence":{"count":0,"ids":[],"hash":{}}}');
   });
 
   test("a presence member who leaves one channel stays a member of the other", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const watcher = await clients.raw(server.wsUrl());
     await joinRaw(watcher, "presence-a", ALICE);
     await joinRaw(watcher, "presence-b", ALICE);

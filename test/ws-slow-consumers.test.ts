@@ -112,7 +112,7 @@ describe("slow consumers", () => {
   });
 
   test("past max_buffered_bytes_total the largest buffers are closed first, until the total fits", async () => {
-    const server = startTestServer({
+    const server = await startTestServer({
       apps: [{ ...APP, max_buffered_bytes: 16 * 1024 * 1024 }],
       server: { max_buffered_bytes_total: 1024 * 1024, metrics_token: "t" },
     });
@@ -157,7 +157,7 @@ describe("slow consumers", () => {
   });
 
   test("a burst past the cap is not a slow consumer: a client reading its way through keeps every event, a paused one goes", async () => {
-    const server = startTestServer({ server: { metrics_token: "t" } });
+    const server = await startTestServer({ server: { metrics_token: "t" } });
     servers.push(server);
     const app = server.hub.apps.findById(APP.app_id)!;
     const [paused, reading] = await connectPaused(server.port, APP.key, "news", 2);

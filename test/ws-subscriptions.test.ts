@@ -46,7 +46,7 @@ describe("subscription_succeeded frames", () => {
   ];
 
   test.each(cases)("%s", async (channel, data) => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const frame = await subscribeSigned(client, channel);
     expect(frame).toEqual(succeeded(channel, data));
@@ -54,7 +54,7 @@ describe("subscription_succeeded frames", () => {
   });
 
   test("subscribe data sent as a JSON string (Java/Flutter clients) is accepted", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const auth = signChannel(APP.key, APP.secret, client.socketId, "private-java");
     client.send({ event: "pusher:subscribe", data: JSON.stringify({ channel: "private-java", auth }) });
@@ -62,7 +62,7 @@ describe("subscription_succeeded frames", () => {
   });
 
   test("re-subscribing to the same channel answers succeeded again without a second membership", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     const other = await clients.raw(server.wsUrl());
     await subscribeSigned(other, "presence-room");
@@ -78,7 +78,7 @@ describe("cache channels", () => {
   const cacheChannels = ["cache-test-channel", "private-cache-test-channel", "presence-cache-test-channel", "private-encrypted-cache-test-channel"];
 
   test.each(cacheChannels)("%s: an empty cache answers pusher:cache_miss right after succeeded", async (channel) => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     await subscribeSigned(client, channel);
     await client.next("pusher:cache_miss");
@@ -89,7 +89,7 @@ describe("cache channels", () => {
   });
 
   test.each(cacheChannels)("%s: the last delivered event is replayed to a new subscriber", async (channel) => {
-    server = startTestServer();
+    server = await startTestServer();
     const listener = await clients.raw(server.wsUrl());
     await subscribeSigned(listener, channel);
     await triggerEvent(server, { name: "App\\Events\\TestEvent", data: '{"n":1}', channel });
@@ -105,7 +105,7 @@ describe("cache channels", () => {
   });
 
   test("a client event on a cache channel is what gets replayed", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const sender = await clients.raw(server.wsUrl());
     const listener = await clients.raw(server.wsUrl());
     await sender.subscribe("cache-typing");
@@ -119,7 +119,7 @@ describe("cache channels", () => {
   });
 
   test("the cache outlives its subscribers (Pusher semantics): an event sent to an empty channel is replayed", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     await triggerEvent(server, { name: "stored", data: "{}", channel: "cache-empty" });
     const client = await clients.raw(server.wsUrl());
     await client.subscribe("cache-empty");
@@ -128,7 +128,7 @@ describe("cache channels", () => {
   });
 
   test("member_added and member_removed are never what a presence-cache channel replays", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const channel = "presence-cache-room";
     const first = await clients.raw(server.wsUrl());
     await subscribeSigned(first, channel);
@@ -153,7 +153,7 @@ describe("cache channels", () => {
   });
 
   test("pusher-js reports a cache miss on an empty cache channel", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const pusher = await clients.pusher(server);
     const channel = pusher.subscribe("cache-pusher-js");
     await within(new Promise<void>((resolve) => channel.bind("pusher:cache_miss", () => resolve())), "pusher:cache_miss");
@@ -164,7 +164,7 @@ describe("pusher-js subscribes and receives events", () => {
   const channels = ["news", "private-news", "presence-news", "cache-news", "private-cache-news", "presence-cache-news"];
 
   test.each(channels)("%s", async (name) => {
-    server = startTestServer();
+    server = await startTestServer();
     const pusher = await clients.pusher(server, { user: USER });
     const channel = pusher.subscribe(name);
     await within(new Promise<void>((resolve) => channel.bind("pusher:subscription_succeeded", () => resolve())), `${name} subscribed`);
@@ -176,7 +176,7 @@ describe("pusher-js subscribes and receives events", () => {
   });
 
   test("private-encrypted: pusher-js decrypts an event the Pusher server SDK encrypted through our API", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const pusher = await clients.pusher(server);
     const channel = pusher.subscribe("private-encrypted-news");
     await within(new Promise<void>((resolve) => channel.bind("pusher:subscription_succeeded", () => resolve())), "subscribed");
@@ -197,7 +197,7 @@ describe("pusher-js subscribes and receives events", () => {
   });
 
   test("an API event with socket_id reaches every subscriber but that socket (Echo's toOthers)", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const author = await clients.echo(server);
     const reader = await clients.echo(server);
     const seen = { author: 0, reader: 0 };
@@ -214,7 +214,7 @@ describe("pusher-js subscribes and receives events", () => {
   });
 
   test("private-encrypted: the server relays the ciphertext untouched", async () => {
-    server = startTestServer();
+    server = await startTestServer();
     const client = await clients.raw(server.wsUrl());
     await subscribeSigned(client, "private-encrypted-raw");
     const sealed = JSON.stringify({ nonce: "bm9uY2U=", ciphertext: "Y2lwaGVy" });

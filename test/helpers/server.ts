@@ -1,14 +1,31 @@
 import * as v from "valibot";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigSchema, type Config } from "../../src/config/schema.ts";
+import type { Hub } from "../../src/core/hub.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
+import { startServer } from "../../src/server.ts";
+import { bannerOf, runCli } from "./cli.ts";
 
 export const APP = { app_id: "123456", key: "reverb-key", secret: "reverb-secret" } as const;
 
-export interface TestServer extends RunningServer {
+/**
+ * `REVERB_TEST_WORKERS=N` runs the suites that use `startTestServer` against `start --workers N`
+ * (real processes on one port) instead of one in-process server: the same behaviours must hold.
+ */
+export const TEST_WORKERS = Number(process.env.REVERB_TEST_WORKERS ?? 1);
+
+export interface TestServer {
   readonly config: Config;
+  readonly port: number;
+  /** `http://127.0.0.1:port[/prefix]` */
+  readonly url: string;
+  /** The in-process core; a box of workers has none here (tests that need it skip themselves). */
+  readonly hub: Hub;
   /** `ws://127.0.0.1:port[/prefix]/app/{key}` */
   wsUrl(key?: string): string;
+  stop(): Promise<void>;
 }
 
 type ConfigInput = v.InferInput<typeof ConfigSchema>;
@@ -17,15 +34,37 @@ type ConfigInput = v.InferInput<typeof ConfigSchema>;
  * A real server on an ephemeral loopback port; apps default to the one Reverb's tests use. Its log
  * is dropped unless a test passes a logger to read it.
  */
-export function startTestServer(input: Partial<ConfigInput> = {}, log: Logger = createLogger({ debug: false, quiet: true })): TestServer {
-  const config = v.parse(ConfigSchema, {
+export async function startTestServer(input: Partial<ConfigInput> = {}, log?: Logger): Promise<TestServer> {
+  const raw = {
     apps: input.apps ?? [{ ...APP, accept_client_events_from: "members" }],
     server: { host: "127.0.0.1", port: 0, ...input.server },
-  });
-  const running = startServer(config, log);
+  };
+  const config = v.parse(ConfigSchema, raw);
+  const wsUrl = (port: number) => (key = config.apps[0]!.key) => `ws://127.0.0.1:${port}${config.server.path}/app/${key}`;
+  // A test that reads the log runs in process: its subject is the log line, not the fleet.
+  if (TEST_WORKERS > 1 && !log) return startBoxServer(raw, config, wsUrl);
+  const running = startServer(config, log ?? createLogger({ debug: false, quiet: true }));
+  return { config, port: running.port, url: running.url, hub: running.hub, wsUrl: wsUrl(running.port), stop: () => running.stop() };
+}
+
+async function startBoxServer(raw: object, config: Config, wsUrl: (port: number) => (key?: string) => string): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "reverb-uws-test-box-"));
+  const configPath = join(dir, "reverb.json");
+  writeFileSync(configPath, JSON.stringify(raw));
+  const cli = runCli(["start", "--config", configPath, "--workers", String(TEST_WORKERS)], dir);
+  const { port, secure } = await bannerOf(cli, 15_000);
   return {
-    ...running,
     config,
-    wsUrl: (key = config.apps[0]!.key) => `ws://127.0.0.1:${running.port}${config.server.path}/app/${key}`,
+    port,
+    url: `${secure ? "https" : "http"}://127.0.0.1:${port}${config.server.path}`,
+    get hub(): Hub {
+      throw new Error("no in-process hub with REVERB_TEST_WORKERS");
+    },
+    wsUrl: wsUrl(port),
+    async stop() {
+      cli.child.kill("SIGTERM");
+      await cli.child.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
