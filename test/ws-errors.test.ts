@@ -4,7 +4,7 @@ import { signChannel } from "../src/protocol/signatures.ts";
 import { Clients, pusherOptions } from "./helpers/clients.ts";
 import { quiet, type RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
-import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { APP, TEST_WORKERS, startTestServer, type TestServer } from "./helpers/server.ts";
 import { within } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
@@ -69,7 +69,9 @@ describe("4001 unknown app", () => {
 });
 
 describe("4004 over quota", () => {
-  test("max_connections reached: the error frame, then close code 4004", async () => {
+  // Across workers the count comes with heartbeats, so a second connection right after the first
+  // may still be let in: test/workers.test.ts shows the box-wide limit once counts have spread.
+  test.skipIf(TEST_WORKERS > 1)("max_connections reached: the error frame, then close code 4004", async () => {
     server = await startTestServer({ apps: [{ ...APP, max_connections: 1 }] });
     const first = await clients.raw(server.wsUrl());
     await first.subscribe("test-channel");

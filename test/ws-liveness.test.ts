@@ -39,7 +39,7 @@ describe("liveness with ping_interval 1", () => {
     expect(closed).toEqual({ code: 4201, reason: "Pong reply not received in time" });
     expect(Date.now() - start - pingedAfter).toBeGreaterThanOrEqual(500);
     expect(client.frames.slice(1)).toEqual([{ event: "pusher:ping" }, PONG_TIMEOUT]);
-  }));
+  }), 15_000);
 
   test.concurrent("answering each pusher:ping with pusher:pong keeps the connection open", live(async (server, clients) => {
     const client = await clients.raw(server.wsUrl());
@@ -50,7 +50,7 @@ describe("liveness with ping_interval 1", () => {
     await quiet(1200);
     expect(client.count("pusher:error")).toBe(0);
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
-  }));
+  }), 15_000);
 
   test.concurrent("any frame counts as activity: a client that keeps talking is never pinged", live(async (server, clients) => {
     const client = await clients.raw(server.wsUrl());
@@ -62,7 +62,7 @@ describe("liveness with ping_interval 1", () => {
     }
     expect(client.count("pusher:ping")).toBe(0);
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
-  }));
+  }), 15_000);
 
   test.concurrent("pusher-js answers the pings itself and stays connected", live(async (server, clients) => {
     const pusher = await clients.pusher(server);
@@ -76,7 +76,7 @@ describe("liveness with ping_interval 1", () => {
     expect(states).toEqual([]);
     expect(pusher.connection.state).toBe("connected");
     expect(pusher.connection.socket_id).toBe(socketId);
-  }));
+  }), 15_000);
 
   test.concurrent("a client that speaks WS ping frames is pinged with a WS ping, not pusher:ping, and survives", live(async (server, clients) => {
     const client = await clients.raw(server.wsUrl());
@@ -90,7 +90,7 @@ describe("liveness with ping_interval 1", () => {
     expect(client.count("pusher:ping")).toBe(0);
     expect(client.count("pusher:error")).toBe(0);
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
-  }));
+  }), 15_000);
 
   test.concurrent("a pruned presence member is removed for the others", live(async (server, clients) => {
     const watcher = await clients.raw(server.wsUrl());
@@ -112,5 +112,5 @@ describe("liveness with ping_interval 1", () => {
     expect(removed).toEqual({ event: "pusher_internal:member_removed", data: '{"user_id":2}', channel: "presence-room" });
     expect((await within(silent.closed, "the pruned socket to close")).code).toBe(4201);
     expect(watcher.ws.readyState).toBe(WebSocket.OPEN);
-  }));
+  }), 15_000);
 });
