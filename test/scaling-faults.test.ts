@@ -3,7 +3,6 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { ConfigSchema } from "../src/config/schema.ts";
 import type { Logger } from "../src/log.ts";
-import { signChannel } from "../src/protocol/signatures.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { startFleet, startNode, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { freePort } from "./helpers/ports.ts";
@@ -34,8 +33,7 @@ async function connect(url: string): Promise<RawClient> {
 
 async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
   const client = await connect(node.wsUrl());
-  const channelData = JSON.stringify({ user_id: user });
-  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  await client.join(channel, { user_id: user });
   return client;
 }
 

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { signChannel } from "../src/protocol/signatures.ts";
 import { readMetrics, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
@@ -32,8 +31,7 @@ async function connect(url: string): Promise<RawClient> {
 
 async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
   const client = await connect(node.wsUrl());
-  const channelData = JSON.stringify({ user_id: user });
-  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  await client.join(channel, { user_id: user });
   return client;
 }
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { signChannel } from "../src/protocol/signatures.ts";
 import { FLEET_METRICS_TOKEN, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
@@ -30,8 +29,7 @@ async function connect(node: FleetNode): Promise<RawClient> {
 
 async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
   const client = await connect(node);
-  const channelData = JSON.stringify({ user_id: user, user_info: { name: `User ${user}` } });
-  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  await client.join(channel, { user_id: user, user_info: { name: `User ${user}` } });
   return client;
 }
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Pusher from "pusher-js";
-import { signChannel } from "../src/protocol/signatures.ts";
 import { BOX_METRICS_TOKEN, startBox, type Box } from "./helpers/box.ts";
 import { runCliToEnd } from "./helpers/cli.ts";
 import { startNode, stopFleet } from "./helpers/fleet.ts";
@@ -32,8 +31,7 @@ function trigger(body: Record<string, unknown>) {
 
 async function member(worker: number, channel: string, user: number, on: Box = box): Promise<RawClient> {
   const client = await on.connectTo(worker);
-  const channelData = JSON.stringify({ user_id: user, user_info: { name: `User ${user}` } });
-  await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, channelData), channel_data: channelData });
+  await client.join(channel, { user_id: user, user_info: { name: `User ${user}` } });
   return client;
 }
 
@@ -256,7 +254,7 @@ describe("a wedged worker", () => {
       const channel = "private-wedge";
       const privateOn = async (worker: number) => {
         const client = await own.connectTo(worker);
-        await client.subscribe(channel, { auth: signChannel(APP.key, APP.secret, client.socketId, channel, null) });
+        await client.join(channel);
         return client;
       };
       const [sender, neighbour, wedged] = [await privateOn(0), await privateOn(0), await privateOn(1)];
@@ -298,8 +296,7 @@ describe("workers with scaling on", () => {
       for (const client of [a, b]) expect((await client.next("from-b")).data).toBe("x");
 
       const observer = await RawClient.connect(other.wsUrl());
-      const channelData = JSON.stringify({ user_id: 5 });
-      await observer.subscribe("presence-fleet-box", { auth: signChannel(APP.key, APP.secret, observer.socketId, "presence-fleet-box", channelData), channel_data: channelData });
+      await observer.join("presence-fleet-box", { user_id: 5 });
       const joiner = await member(1, "presence-fleet-box", 6, own);
       expect(JSON.parse((await observer.next("pusher_internal:member_added")).data as string).user_id).toBe(6);
       joiner.close();

@@ -1,3 +1,6 @@
+import { signChannel } from "../../src/protocol/signatures.ts";
+import { APP } from "./server.ts";
+
 /** A plain WebSocket client for the frames pusher-js hides: errors, close codes, raw JSON. */
 export interface Frame {
   event: string;
@@ -84,6 +87,12 @@ export class RawClient {
       `subscribe ${channel}`,
     );
     return this.frames.slice(from).find((f) => f.event === "pusher_internal:subscription_succeeded" || f.event === "pusher:error")!;
+  }
+
+  /** Subscribes with the auth an app's endpoint would sign; `channelData` for presence channels. */
+  join(channel: string, channelData: object | null = null, app: { key: string; secret: string } = APP): Promise<Frame> {
+    const data = channelData === null ? null : JSON.stringify(channelData);
+    return this.subscribe(channel, { auth: signChannel(app.key, app.secret, this.socketId, channel, data), ...(data === null ? {} : { channel_data: data }) });
   }
 
   close(): void {
