@@ -230,12 +230,15 @@ describe("the primary owns the signals", () => {
 
 describe("box-wide limits", () => {
   test("max_connections counts both workers", async () => {
-    const own = await startBox(2, { max_connections: 2 }, { scaling: { node_timeout: 2 } });
+    const own = await startBox(2, { max_connections: 3 }, { scaling: { node_timeout: 2 } });
     try {
+      // One on each worker, then a third anywhere: no worker holds 3 itself, only the box does.
+      // (Placing a client opens and closes others; with a limit of 3 none of those is refused.)
       await own.connectTo(0);
       await own.connectTo(1);
+      own.clients.push(await RawClient.connect(own.wsUrl()));
       // Each worker hears the other's count with its next heartbeat (node_timeout / 4).
-      await quiet(700);
+      await quiet(1200);
       for (let i = 0; i < 4; i++) {
         const refused = await RawClient.connect(own.wsUrl());
         expect(refused.frames[0]!.event).toBe("pusher:error");
