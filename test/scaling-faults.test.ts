@@ -166,7 +166,8 @@ describe("fleet faults", () => {
     };
     const config = v.parse(ConfigSchema, {
       server: { host: "127.0.0.1", port: 0, scaling: { enabled: true, server: { url: redis.url }, ...scaling } },
-      apps: [{ ...APP, max_message_size: 0 }],
+      // The client reads 20 MB as fast as this box lets it; a slow consumer is another test's subject.
+      apps: [{ ...APP, max_message_size: 0, max_buffered_bytes: 64 * 1024 * 1024 }],
     });
     const server: RunningServer = startServer(config, log);
     cleanups.push(() => server.stop());
