@@ -12,6 +12,7 @@ import { HttpCounters } from "./metrics/http-counters.ts";
 import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
+import { Webhooks } from "./webhooks/webhooks.ts";
 import { OpenFilesGuard } from "./transport/open-files-guard.ts";
 import { OutboundBuffers, transportBufferLimit } from "./transport/outbound-buffers.ts";
 
@@ -49,7 +50,9 @@ const BUFFER_CHECK_MS = 250;
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
   const bus = scaling.enabled ? new RedisBus(scaling, log, () => hooks.onRestart?.()) : localBus;
-  const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
+  // Built only when an app has receivers: without, the hub keeps its no-op hooks.
+  const webhooks = config.apps.some((app) => app.webhooks.length > 0) ? new Webhooks({ apps: config.apps, delivery: config.server.webhooks, bus, log }) : null;
+  const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus, ...(webhooks ? { hooks: webhooks } : {}) });
   const http = new HttpCounters();
   const errors = new HandlerErrors();
   const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
@@ -74,7 +77,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     bufferedBytes: buffers.buffered,
     slowConsumersClosed: buffers.closed,
   });
-  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport });
+  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport, ...(webhooks ? { webhooks: () => webhooks.numbers() } : {}) });
   const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
@@ -92,6 +95,8 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       hub.closeAll(CloseCode.reconnectNow, reason);
       const deadline = Date.now() + timeoutMs;
       while (openConnections() > 0 && Date.now() < deadline) await Bun.sleep(20);
+      // Webhooks made by the closes above are sent too, within what is left of the timeout.
+      await webhooks?.drain(Math.max(deadline - Date.now(), 0));
       await running.stop();
     },
     async stop() {
@@ -99,6 +104,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       clearInterval(bufferCheck);
       await server.stop(true);
       await bus.stop();
+      webhooks?.stop();
     },
   };
   return running;

@@ -197,6 +197,14 @@ export class RedisBus implements Bus {
     this.send({ t: "terminate", a: appId, u: user });
   }
 
+  occupancy(appId: string, channel: string, count: number): void {
+    this.send({ t: "occupancy", a: appId, c: channel, s: count });
+  }
+
+  peerIds(): Iterable<string> {
+    return this.peers.keys();
+  }
+
   remoteConnections(appId: string): number {
     let total = 0;
     for (const peer of this.peers.values()) total += peer.connections[appId] ?? 0;
@@ -406,7 +414,7 @@ export class RedisBus implements Bus {
 
   /** Tells the fleet our whole state and asks for theirs. */
   private resync(): void {
-    this.send({ t: "state", conns: this.sink.connectionCounts(), presence: this.sink.presenceSnapshot() });
+    this.send({ t: "state", conns: this.sink.connectionCounts(), presence: this.sink.presenceSnapshot(), occ: this.sink.occupancySnapshot() });
     this.send({ t: "hello" });
     this.lastResyncRequest = Date.now();
   }
@@ -473,11 +481,13 @@ export class RedisBus implements Bus {
       case "hello":
         peer.helloAt = Date.now();
         if (this.resendWait?.peers.delete(envelope.n) && this.resendWait.peers.size === 0) this.stopWaiting();
-        this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });
+        this.send({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot(), occ: sink.occupancySnapshot() });
         return;
       case "state":
         peer.connections = envelope.conns;
-        return sink.replaceNode(envelope.n, envelope.presence);
+        return sink.replaceNode(envelope.n, envelope.presence, envelope.occ);
+      case "occupancy":
+        return sink.remoteOccupancy(envelope.n, envelope.a, envelope.c, envelope.s);
       case "query":
         void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.send({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { randomBytes, randomInt } from "node:crypto";
 import * as v from "valibot";
 import { ConfigSchema, type Config } from "./schema.ts";
-import { APP_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
+import { APP_ENV, APP_WEBHOOK_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
 import { certificateDirectories, discoverTls, type TlsDiscovery } from "./tls.ts";
 
 export interface LoadOptions {
@@ -109,8 +109,11 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   let generatedApp = false;
   if (apps === undefined) {
     if (hasAnyAppCredential(env)) {
-      apps = [{ accept_client_events_from: "members", ...fromEnv(env, APP_ENV) }];
-      for (const [path, name] of Object.entries(APP_ENV)) origins.set(`apps.0.${path}`, name);
+      const url = env[APP_WEBHOOK_ENV["webhooks.0.url"]];
+      const events = env[APP_WEBHOOK_ENV["webhooks.0.event_types"]];
+      const webhooks = url ? [events ? { url, event_types: events } : { url }] : [];
+      apps = [{ accept_client_events_from: "members", ...fromEnv(env, APP_ENV), webhooks }];
+      for (const [path, name] of Object.entries({ ...APP_ENV, ...APP_WEBHOOK_ENV })) origins.set(`apps.0.${path}`, name);
     } else {
       apps = [{ ...generateAppCredentials(), accept_client_events_from: "members" }];
       generatedApp = true;

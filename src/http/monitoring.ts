@@ -5,6 +5,7 @@ import type { HttpCounters } from "../metrics/http-counters.ts";
 import { renderPrometheus } from "../metrics/prometheus.ts";
 import { takeSnapshot } from "../metrics/snapshot.ts";
 import type { TransportNumbers } from "../metrics/transport-numbers.ts";
+import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 import { safeEqual } from "../protocol/signatures.ts";
 import { httpError, json } from "./responses.ts";
 
@@ -16,6 +17,7 @@ export interface MonitoringOptions {
   token: string | null;
   startedAt: number;
   transport: () => TransportNumbers;
+  webhooks?: () => WebhookNumbers[];
 }
 
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
@@ -28,13 +30,13 @@ function presentedToken(request: Request, url: URL): string {
 
 /** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
 export function createMonitoring(options: MonitoringOptions) {
-  const { hub, http, errors, token, startedAt, transport } = options;
+  const { hub, http, errors, token, startedAt, transport, webhooks } = options;
   /** Snapshots are taken in slices; their answers are counted here, as the API counts its own. */
   async function answer(route: "metrics" | "dashboard_data"): Promise<Response> {
     const snapshot = await takeSnapshot(hub, startedAt);
     const response =
       route === "metrics"
-        ? new Response(renderPrometheus(snapshot, http, errors, transport()), {
+        ? new Response(renderPrometheus(snapshot, http, errors, transport(), webhooks?.() ?? []), {
             headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
           })
         : json(snapshot);

@@ -2,13 +2,14 @@ import type { HandlerErrors } from "./handler-errors.ts";
 import type { HttpCounters } from "./http-counters.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { TransportNumbers } from "./transport-numbers.ts";
+import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 
 function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
 /** The Prometheus text exposition (format 0.0.4) of a snapshot, the HTTP and error counters and the transport's. */
-export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors, transport: TransportNumbers): string {
+export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors, transport: TransportNumbers, webhooks: readonly WebhookNumbers[] = []): string {
   const lines: string[] = [];
   const family = (name: string, type: "gauge" | "counter", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -53,6 +54,15 @@ export function renderPrometheus(snapshot: Snapshot, http: HttpCounters, errors:
     family("reverb_open_files", "gauge", "Open files in use as the server counts them: its own at start, WebSockets, and slow consumers still closing.", [["", transport.openFiles.inUse]]);
     family("reverb_open_files_limit", "gauge", "The process's open-files limit (ulimit -n).", [["", transport.openFiles.limit]]);
     family("reverb_open_files_reserve", "gauge", "Open files kept free below the limit; WebSockets past it are refused with 4100.", [["", transport.openFiles.reserve]]);
+  }
+  if (webhooks.length > 0) {
+    const perHookedApp = (pick: (numbers: WebhookNumbers) => number): Array<[string, number]> =>
+      webhooks.map((numbers) => [`{app="${label(numbers.app)}"}`, pick(numbers)]);
+    family("reverb_webhooks_sent_total", "counter", "Webhook events delivered (a batch counts its events).", perHookedApp((n) => n.sent));
+    family("reverb_webhooks_failed_total", "counter", "Webhook events given up on: refused with a 4xx, or still failing when the retry window closed.", perHookedApp((n) => n.failed));
+    family("reverb_webhooks_retried_total", "counter", "Webhook requests repeated after a network error, a timeout, 408, 429 or 5xx.", perHookedApp((n) => n.retried));
+    family("reverb_webhooks_dropped_total", "counter", "Webhook events dropped because the app's queue held max_queue events.", perHookedApp((n) => n.dropped));
+    family("reverb_webhooks_queued", "gauge", "Webhook events queued or in flight.", perHookedApp((n) => n.queued));
   }
   family("reverb_uptime_seconds", "gauge", "Seconds since the server started.", [["", snapshot.uptimeSeconds]]);
   const bus = snapshot.bus;
