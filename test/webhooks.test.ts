@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
+import { RecordingLogger } from "./helpers/log.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { until } from "./helpers/waits.ts";
@@ -210,7 +211,17 @@ describe("delivery", () => {
     expect((await metrics()).get('reverb_webhooks_retried_total{app="123456"}')).toBe(1);
   });
 
-  test("gives up when the retry window closes; a 4xx other than 408/429 is not retried", async () => {
+  test("429 and 408 are retried like a 500", async () => {
+    const replies: Reply[] = [429, 408, 200];
+    const { receiver } = start({ event_types: ["channel_occupied"] }, {}, (index) => replies[index] ?? 200);
+    const client = await connect();
+    await client.subscribe("busy-receiver");
+    await until(() => receiver.events().length === 1, "the third attempt", 5000);
+    expect(receiver.requests).toBe(3);
+    expect((await metrics()).get('reverb_webhooks_retried_total{app="123456"}')).toBe(2);
+  });
+
+  test("gives up when the retry window closes", async () => {
     const { receiver } = start({ event_types: ["channel_occupied"], filter: { channel_name_starts_with: "down" } }, { retry_window: 1500 }, () => 503);
     const client = await connect();
     await client.subscribe("down-1");
@@ -267,5 +278,19 @@ describe("delivery", () => {
       { name: "channel_occupied", channel: "pending" },
       { name: "channel_vacated", channel: "pending" },
     ]);
+  });
+
+  test("drain logs how many events could not be sent within the timeout", async () => {
+    receiver = new WebhookReceiver(() => "hang");
+    const log = new RecordingLogger();
+    const running = startTestServer({ apps: [{ ...APP, webhooks: [{ url: receiver.url, event_types: ["channel_occupied"] }] }] }, log);
+    const client = await RawClient.connect(running.wsUrl());
+    await client.subscribe("stuck");
+    await until(() => receiver!.requests === 1, "the hanging request");
+    const started = Date.now();
+    await running.drain("test", 500);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(log.matching("WARN", "1 events for http://127.0.0.1:")).toHaveLength(1);
+    expect(log.matching("WARN", "were not sent before shutdown")).toHaveLength(1);
   });
 });

@@ -57,7 +57,8 @@ function mergeDeep(target: Record<string, unknown>, source: Record<string, unkno
 
 function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: string | undefined): string {
   const path = v.getDotPath(issue) ?? "";
-  const origin = origins.get(path);
+  // An item of a list set by one variable (`a,b`) is reported under that variable.
+  const origin = origins.get(path) ?? origins.get(path.replace(/\.\d+$/, ""));
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
   const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase/.test(path);
   const received = shown ? ` (got ${issue.received})` : "";
