@@ -31,7 +31,7 @@ export class WebhookReceiver {
     private readonly reply: (index: number) => Reply = () => 200,
     app: { app_id: string; key: string; secret: string } = APP,
   ) {
-    this.pusher = new Pusher({ appId: app.app_id, key: app.key, secret: app.secret });
+    this.pusher = new Pusher({ appId: app.app_id, key: app.key, secret: app.secret, host: "127.0.0.1" });
     this.server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -49,7 +49,7 @@ export class WebhookReceiver {
           rawBody,
           valid,
           timeMs: valid ? webhook.getTime().getTime() : 0,
-          events: valid ? (webhook.getEvents() as Array<Record<string, unknown>>) : [],
+          events: valid ? (webhook.getEvents() as unknown as Array<Record<string, unknown>>) : [],
           at: Date.now(),
           status: answer,
         });
