@@ -1,5 +1,3 @@
-import type { WebhookEventType } from "../config/schema.ts";
-
 /** One event of a webhook body, with Pusher's names and fields. */
 export type WebhookEvent =
   | { readonly name: "channel_occupied" | "channel_vacated" | "cache_miss"; readonly channel: string }
@@ -19,6 +17,3 @@ export type WebhookEvent =
 export function webhookBody(events: readonly WebhookEvent[], timeMs: number): string {
   return JSON.stringify({ time_ms: timeMs, events });
 }
-
-/** Events decided fleet-wide (by the sending node), as opposed to where they happen. */
-export const FLEET_EVENTS: ReadonlySet<WebhookEventType> = new Set(["channel_occupied", "channel_vacated", "member_added", "member_removed", "subscription_count"]);

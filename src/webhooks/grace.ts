@@ -38,7 +38,9 @@ export class GraceTimers {
     }
   }
 
-  get size(): number {
-    return this.pending.size;
+  /** Forgets every waiting leave (the server stopped). */
+  clear(): void {
+    for (const entry of this.pending.values()) clearTimeout(entry.timer);
+    this.pending.clear();
   }
 }

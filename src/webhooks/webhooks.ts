@@ -172,6 +172,7 @@ export class Webhooks implements ChannelHooks {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.grace.clear();
     let left = 0;
     for (const [app, hooks] of this.apps) {
       for (const target of hooks.targets) {
