@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signChannel } from "../src/protocol/signatures.ts";
-import { startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
+import { readMetrics, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
@@ -123,4 +123,21 @@ describe("webhooks across a 3-node fleet", () => {
     expect(on("survivor-room")).toHaveLength(2);
     survivor.close();
   }, 20_000);
+
+  test("a node that stops says goodbye: the next one takes over sending at once, not after node_timeout", async () => {
+    const alive = nodes.filter((node) => node.process.exitCode === null && node.process.signalCode === null);
+    expect(alive).toHaveLength(2);
+    const [sender, heir] = alive.sort((x, y) => nodeIdOf(x).localeCompare(nodeIdOf(y))) as [FleetNode, FleetNode];
+    const channel = "handover-room";
+    const client = await join(heir, channel);
+    await until(() => on(channel).length === 2, "occupied and count");
+    sender.process.kill("SIGTERM");
+    await sender.process.exited;
+    // node_timeout is 3 s: only the goodbye can make the peer go this fast.
+    await until(async () => (await readMetrics(heir)).get("reverb_bus_peers") === 0, "the stopped node forgotten", 1500);
+    expect(heir.output()).toContain("left the fleet");
+    client.close();
+    await until(() => on(channel).length === 3, "vacated, sent by the heir", 5000);
+    expect(on(channel).at(-1)).toEqual({ name: "channel_vacated", channel });
+  }, 15_000);
 });

@@ -48,6 +48,8 @@ export const EnvelopeSchema = v.variant("t", [
   v.object({ n: node, t: v.literal("reply"), id: v.string(), to: v.string(), stats: v.object({ connections: v.number(), channels: counts }) }),
   /** Every node drains its connections with 4200 and exits 0 (`reverb-uws restart`). */
   v.object({ n: node, t: v.literal("restart") }),
+  /** The node is stopping: the others forget it now instead of after node_timeout. */
+  v.object({ n: node, t: v.literal("bye") }),
   /** Close every socket of a presence user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
 ]);

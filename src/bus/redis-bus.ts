@@ -173,12 +173,23 @@ export class RedisBus implements Bus {
   }
 
   async stop(): Promise<void> {
+    await this.bye();
     clearInterval(this.heartbeat);
     clearTimeout(this.pacing);
     clearTimeout(this.resendWait?.timer);
     this.stopWatching?.();
     this.subscriber.stop();
     this.publisher.disconnect();
+  }
+
+  /**
+   * Tells the fleet we are going, so the others stop counting on us at once (the webhook sender
+   * among them) rather than after node_timeout. Waits for Redis' answer, briefly.
+   */
+  private async bye(): Promise<void> {
+    if (!this.publisherUp) return;
+    const sent = this.publisher.publish(this.channel, encodeEnvelope(this.nodeId, { t: "bye" })).catch(() => 0);
+    await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 500))]);
   }
 
   event(appId: string, channel: string, frame: string, exceptSocketId: string | null): void {
@@ -439,6 +450,16 @@ export class RedisBus implements Bus {
     }
   }
 
+  /** A node that said goodbye: as if it had gone silent, without the wait. */
+  private forget(node: string): void {
+    this.peers.delete(node);
+    this.log.info(`Node ${node} left the fleet`);
+    this.sink.replaceNode(node, null);
+    for (const query of this.pending.values()) {
+      if (query.waitingFor.delete(node) && query.waitingFor.size === 0) query.done();
+    }
+  }
+
   private hear(node: string, type: Envelope["t"]): Peer {
     let peer = this.peers.get(node);
     if (!peer) {
@@ -504,6 +525,8 @@ export class RedisBus implements Bus {
       case "restart":
         this.log.info(`Restart requested through Redis by ${envelope.n}`);
         return this.onRestart();
+      case "bye":
+        return this.forget(envelope.n);
     }
   }
 }
