@@ -192,7 +192,7 @@ describe("loadConfig", () => {
         ],
       }),
       "bad.json": JSON.stringify({
-        apps: [{ app_id: "1", key: "k", secret: "s", webhooks: [{ url: "ftp://x", event_types: ["channel_occupied", "typo"] }, { event_types: [] }] }],
+        apps: [{ app_id: "1", key: "k", secret: "s", webhooks: [{ url: "ftp://x", event_types: ["channel_occupied", "typo"] }, { event_types: [] }, { url: "http://127.0.0.1/", headers: { "Bad Name": "x", "X-Ok": "a\r\nInjected: 1" } }] }],
       }),
     });
     const good = await loadConfig({ cwd, env: {}, configPath: "hooks.json" });
@@ -213,6 +213,8 @@ describe("loadConfig", () => {
       "bad.json: apps.0.webhooks.0.url: must be an http:// or https:// URL (got \"ftp://x\")",
       `bad.json: apps.0.webhooks.0.event_types.1: must each be one of channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count (got "typo")`,
       "bad.json: apps.0.webhooks.1.url: is required",
+      "bad.json: apps.0.webhooks.2.headers.Bad Name: must be valid header names",
+      "bad.json: apps.0.webhooks.2.headers.X-Ok: must not contain line breaks",
     ]);
 
     const fromEnv = await loadConfig({ cwd: scratch(), env: { ...CREDENTIALS, REVERB_APP_WEBHOOK_URL: "http://127.0.0.1:9/hooks", REVERB_APP_WEBHOOK_EVENTS: "member_added, member_removed" } });

@@ -119,7 +119,13 @@ const WebhookSchema = v.object({
     {},
   ),
   /** Sent with every request; they cannot replace Content-Type, X-Pusher-Key or X-Pusher-Signature. */
-  headers: v.optional(v.record(v.string(), v.string("must be a string")), {}),
+  headers: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be valid header names")),
+      v.pipe(v.string("must be strings"), v.regex(/^[^\r\n\0]*$/, "must not contain line breaks")),
+    ),
+    {},
+  ),
   /** Null: the server-wide `webhooks.batching`. */
   batching: v.optional(v.nullable(BatchingSchema), null),
 });

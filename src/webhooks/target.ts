@@ -2,7 +2,7 @@ import { BoundedQueue } from "../bus/bounded-queue.ts";
 import type { BatchingConfig, WebhookConfig, WebhookEventType } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { webhookBody, type WebhookEvent } from "./events.ts";
-import { postWebhook, webhookHeaders, type PostOutcome } from "./post.ts";
+import { postWebhook, webhookHeaders } from "./post.ts";
 
 /** Events queued or in flight for one app, over all its receivers; `max` is `max_queue`. */
 export interface AppBudget {
@@ -31,7 +31,6 @@ export interface TargetOptions {
   retryWindowMs: number;
   budget: AppBudget;
   log: Logger;
-  post?: (url: string, headers: Headers, body: string, timeoutMs: number) => Promise<PostOutcome>;
 }
 
 /** Requests in flight per receiver: enough to keep up over a fast link, few enough to stay polite. */
@@ -50,7 +49,6 @@ export class WebhookTarget {
   readonly where: string;
   private readonly queue = new BoundedQueue<WebhookEvent>(Number.POSITIVE_INFINITY);
   private readonly types: ReadonlySet<WebhookEventType>;
-  private readonly post: NonNullable<TargetOptions["post"]>;
   private inFlight = 0;
   private batchTimer: Timer | undefined;
   /** The batch window has passed: send what is there even if short of `max_events`. */
@@ -63,7 +61,6 @@ export class WebhookTarget {
 
   constructor(private readonly options: TargetOptions) {
     this.types = new Set(options.webhook.event_types);
-    this.post = options.post ?? postWebhook;
     const url = new URL(options.webhook.url);
     this.where = `${url.origin}${url.pathname}`;
   }
@@ -139,19 +136,28 @@ export class WebhookTarget {
         batch.push(event);
       }
       this.batchDue = false;
-      void this.deliver(batch);
+      this.inFlight++;
+      this.deliver(batch)
+        .catch((error: unknown) => {
+          this.counters.failed += batch.length;
+          this.options.log.error(`Webhook of app ${this.options.appId} to ${this.where} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        })
+        .finally(() => {
+          this.inFlight--;
+          this.options.budget.queued -= batch.length;
+          this.pump();
+        });
     }
   }
 
   private async deliver(batch: WebhookEvent[]): Promise<void> {
-    const { key, secret, webhook, timeoutMs, retryWindowMs, budget, log, appId } = this.options;
-    this.inFlight++;
+    const { key, secret, webhook, timeoutMs, retryWindowMs, log, appId } = this.options;
     const first = Date.now();
     const body = webhookBody(batch, first);
     const headers = webhookHeaders(key, secret, body, webhook.headers);
     let delay = FIRST_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.post(webhook.url, headers, body, timeoutMs);
+      const outcome = await postWebhook(webhook.url, headers, body, timeoutMs);
       if (outcome.kind === "sent") {
         this.counters.sent += batch.length;
         break;
@@ -170,9 +176,6 @@ export class WebhookTarget {
       await this.sleep(delay);
       delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     }
-    this.inFlight--;
-    budget.queued -= batch.length;
-    this.pump();
   }
 
   private sleep(ms: number): Promise<void> {
