@@ -249,10 +249,14 @@ describe("delivery", () => {
     dead.stop();
     await quiet(50);
     receiver = new WebhookReceiver();
-    server = startTestServer({
-      apps: [{ ...APP, webhooks: [{ url: deadUrl, event_types: ["client_event"] }] }],
-      server: { metrics_token: TOKEN, webhooks: { max_queue: 50 } },
-    });
+    const log = new RecordingLogger();
+    server = startTestServer(
+      {
+        apps: [{ ...APP, webhooks: [{ url: deadUrl, event_types: ["client_event"] }] }],
+        server: { metrics_token: TOKEN, webhooks: { max_queue: 50 } },
+      },
+      log,
+    );
     const [sender, listener] = [await connect(), await connect()];
     await sender.subscribe("private-busy", auth(sender, "private-busy"));
     await listener.subscribe("private-busy", auth(listener, "private-busy"));
@@ -263,6 +267,8 @@ describe("delivery", () => {
     expect(samples.get('reverb_webhooks_queued{app="123456"}')).toBeLessThanOrEqual(50);
     expect(samples.get('reverb_webhooks_dropped_total{app="123456"}')).toBeGreaterThanOrEqual(COUNT - 50);
     expect(samples.get('reverb_webhooks_sent_total{app="123456"}')).toBe(0);
+    // One line for the whole burst of drops.
+    expect(log.matching("WARN", "queue full")).toHaveLength(1);
   });
 
   test("drain sends what is queued before stopping", async () => {

@@ -1,5 +1,5 @@
 import type { Bus, OccupancySnapshot } from "../bus/bus.ts";
-import type { AppConfig, WebhookDeliveryConfig, WebhookEventType } from "../config/schema.ts";
+import { WEBHOOK_EVENT_TYPES, type AppConfig, type WebhookDeliveryConfig, type WebhookEventType } from "../config/schema.ts";
 import type { AppState } from "../core/app-state.ts";
 import type { ChannelHooks } from "../core/hooks.ts";
 import type { Logger } from "../log.ts";
@@ -74,6 +74,10 @@ export class Webhooks implements ChannelHooks {
           }),
       );
       const wants = (type: WebhookEventType) => targets.some((target) => target.wants(type));
+      for (const [index, target] of targets.entries()) {
+        const types = app.webhooks[index]!.event_types;
+        options.log.info(`App ${app.app_id} webhooks: ${target.where} (${types.length === WEBHOOK_EVENT_TYPES.length ? "every event" : types.join(", ")})`);
+      }
       this.apps.set(app.app_id, {
         targets,
         budget,
