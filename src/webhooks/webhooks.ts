@@ -111,7 +111,7 @@ export class Webhooks implements ChannelHooks {
   }
 
   snapshot(): OccupancySnapshot {
-    return this.apps.size === 0 ? [] : this.occupancy.sharesOf(this.nodeId);
+    return this.occupancy.sharesOf(this.nodeId);
   }
 
   memberAdded(app: AppState, channel: string, userKey: string): void {
