@@ -13,6 +13,7 @@ import { HttpCounters } from "./metrics/http-counters.ts";
 import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
 import { serveWithBun } from "./transport/bun.ts";
+import { Webhooks } from "./webhooks/webhooks.ts";
 import { OpenFilesGuard } from "./transport/open-files-guard.ts";
 import { OutboundBuffers, transportBufferLimit } from "./transport/outbound-buffers.ts";
 
@@ -69,7 +70,9 @@ function chooseBus(config: Config, log: Logger, hooks: ServerHooks): Bus {
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
   const bus = chooseBus(config, log, hooks);
-  const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus });
+  // Built only when an app has receivers: without, the hub keeps its no-op hooks.
+  const webhooks = config.apps.some((app) => app.webhooks.length > 0) ? new Webhooks({ apps: config.apps, delivery: config.server.webhooks, bus, log }) : null;
+  const hub = new Hub({ apps: new AppRegistry(config.apps), log, bus, ...(webhooks ? { hooks: webhooks } : {}) });
   const http = new HttpCounters();
   const errors = new HandlerErrors();
   const handleApi = createApi({ hub, log, http, prefix: config.server.path, maxRequestSize: config.server.max_request_size });
@@ -94,7 +97,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     bufferedBytes: buffers.buffered,
     slowConsumersClosed: Object.fromEntries(buffers.closed),
   });
-  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport, worker: hooks.worker ?? null });
+  const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport, worker: hooks.worker ?? null, ...(webhooks ? { webhooks: () => webhooks.numbers() } : {}) });
   const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit, reusePort: hooks.reusePort ?? false });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
@@ -112,6 +115,8 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       hub.closeAll(CloseCode.reconnectNow, reason);
       const deadline = Date.now() + timeoutMs;
       while (openConnections() > 0 && Date.now() < deadline) await Bun.sleep(20);
+      // Webhooks made by the closes above are sent too, within what is left of the timeout.
+      await webhooks?.drain(Math.max(deadline - Date.now(), 0));
       await running.stop();
     },
     async stop() {
@@ -119,6 +124,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       clearInterval(bufferCheck);
       await server.stop(true);
       await bus.stop();
+      webhooks?.stop();
     },
   };
   return running;

@@ -176,4 +176,57 @@ describe("loadConfig", () => {
       "REVERB_APP_MAX_BUFFERED_BYTES: must be at least 1024 (got 100)",
     ]);
   });
+
+  test("webhooks: soketi's shape in the config file, the env app's one URL, and errors naming the key", async () => {
+    const cwd = scratch({
+      "hooks.json": JSON.stringify({
+        apps: [
+          {
+            app_id: "1",
+            key: "k",
+            secret: "s",
+            webhooks: [
+              { url: "https://example.test/hooks", event_types: ["channel_occupied"], filter: { channel_name_starts_with: "private-" }, headers: { "X-Tenant": "a" } },
+            ],
+          },
+        ],
+      }),
+      "bad.json": JSON.stringify({
+        apps: [{ app_id: "1", key: "k", secret: "s", webhooks: [{ url: "ftp://x", event_types: ["channel_occupied", "typo"] }, { event_types: [] }, { url: "http://127.0.0.1/", headers: { "Bad Name": "x", "X-Ok": "a\r\nInjected: 1" } }] }],
+      }),
+    });
+    const good = await loadConfig({ cwd, env: {}, configPath: "hooks.json" });
+    if (!good.ok) throw new Error(good.errors.join("\n"));
+    expect(good.config.apps[0]!.webhooks).toEqual([
+      {
+        url: "https://example.test/hooks",
+        event_types: ["channel_occupied"],
+        filter: { channel_name_starts_with: "private-", channel_name_ends_with: null },
+        headers: { "X-Tenant": "a" },
+        batching: null,
+      },
+    ]);
+    expect(good.config.server.webhooks).toEqual({ request_timeout: 5000, retry_window: 300_000, max_queue: 10_000, batching: { enabled: false, duration: 50, max_events: 100 } });
+
+    const bad = await loadConfig({ cwd, env: {}, configPath: "bad.json" });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      "bad.json: apps.0.webhooks.0.url: must be an http:// or https:// URL (got \"ftp://x\")",
+      `bad.json: apps.0.webhooks.0.event_types.1: must each be one of channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count (got "typo")`,
+      "bad.json: apps.0.webhooks.1.url: is required",
+      "bad.json: apps.0.webhooks.2.headers.Bad Name: must be valid header names",
+      "bad.json: apps.0.webhooks.2.headers.X-Ok: must not contain line breaks",
+    ]);
+
+    const fromEnv = await loadConfig({ cwd: scratch(), env: { ...CREDENTIALS, REVERB_APP_WEBHOOK_URL: "http://127.0.0.1:9/hooks", REVERB_APP_WEBHOOK_EVENTS: "member_added, member_removed" } });
+    if (!fromEnv.ok) throw new Error(fromEnv.errors.join("\n"));
+    expect(fromEnv.config.apps[0]!.webhooks.map((hook) => [hook.url, hook.event_types])).toEqual([["http://127.0.0.1:9/hooks", ["member_added", "member_removed"]]]);
+    const allTypes = await loadConfig({ cwd: scratch(), env: { ...CREDENTIALS, REVERB_APP_WEBHOOK_URL: "http://127.0.0.1:9/hooks" } });
+    expect(allTypes.ok && allTypes.config.apps[0]!.webhooks[0]!.event_types).toHaveLength(7);
+    const badEnv = await loadConfig({ cwd: scratch(), env: { ...CREDENTIALS, REVERB_APP_WEBHOOK_URL: "nope", REVERB_APP_WEBHOOK_EVENTS: "vacated", REVERB_WEBHOOKS_REQUEST_TIMEOUT: "5" } });
+    expect(badEnv.ok ? [] : badEnv.errors).toEqual([
+      "REVERB_WEBHOOKS_REQUEST_TIMEOUT: must be at least 100 (got 5)",
+      'REVERB_APP_WEBHOOK_URL: must be an http:// or https:// URL (got "nope")',
+      `REVERB_APP_WEBHOOK_EVENTS: must each be one of channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count (got "vacated")`,
+    ]);
+  });
 });

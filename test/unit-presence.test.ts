@@ -3,13 +3,14 @@ import * as v from "valibot";
 import { localBus } from "../src/bus/bus.ts";
 import { AppConfigSchema } from "../src/config/schema.ts";
 import { AppRegistry } from "../src/core/app-state.ts";
+import { NO_HOOKS } from "../src/core/hooks.ts";
 import { Presence } from "../src/core/presence.ts";
 
 function setup() {
   const apps = new AppRegistry([v.parse(AppConfigSchema, { app_id: "1", key: "k", secret: "s" })]);
   const app = apps.findById("1")!;
   const sent: Array<{ event: string; user: unknown }> = [];
-  const presence = new Presence(apps, localBus.nodeId, localBus, (_app, _channel, frame) => {
+  const presence = new Presence(apps, localBus.nodeId, localBus, NO_HOOKS, (_app, _channel, frame) => {
     const parsed = JSON.parse(frame) as { event: string; data: string };
     sent.push({ event: parsed.event.replace("pusher_internal:", ""), user: (JSON.parse(parsed.data) as { user_id: unknown }).user_id });
   }, (error) => sent.push({ event: "error", user: String(error) }));

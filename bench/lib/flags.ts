@@ -2,13 +2,13 @@ import { parseArgs } from "node:util";
 import type { ScenarioName } from "../scenarios/types.ts";
 import type { TargetKind } from "./targets.ts";
 
-export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http", "crossnode", "slow"];
+export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http", "crossnode", "slow", "webhooks"];
 /**
  * What `--scenario all` runs: crossnode needs redis-server and three servers, and slow lets the
  * ceiling grow by GBs, so both are asked for by name.
  */
 const DEFAULT_SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
-const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline"];
+const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline", "ours-webhooks"];
 
 /** A generator process, like the server, cannot hold more than ~19.9k sockets (20k fds). */
 const SOCKETS_PER_PROCESS = 19_000;
@@ -31,6 +31,8 @@ export interface BenchOptions {
   chatters: number;
   chatGroup: number;
   chatRate: number;
+  hookSenders: number;
+  hookRate: number;
   presence: number;
   presenceGroup: number;
   idle: number;
@@ -71,6 +73,8 @@ const NUMBERS = {
   chatters: [1000, "chatter: sockets"],
   "chat-group": [4, "chatter: sockets per private channel"],
   "chat-rate": [5, "chatter: client events/s per socket"],
+  "hook-senders": [200, "webhooks: sockets on the one busy private channel, each sending client events"],
+  "hook-rate": [2, "webhooks: client events/s per socket (each one a webhook for ours-webhooks)"],
   presence: [400, "presence: members"],
   "presence-group": [20, "presence: members per presence channel"],
   idle: [19500, "idle: connections"],
@@ -156,6 +160,8 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     chatters: int("chatters"),
     chatGroup: Math.max(2, int("chat-group")),
     chatRate: n("chat-rate"),
+    hookSenders: int("hook-senders"),
+    hookRate: n("hook-rate"),
     presence: int("presence"),
     presenceGroup: int("presence-group"),
     idle: int("idle"),
@@ -183,6 +189,7 @@ export function parseFlags(argv: string[]): BenchOptions | "help" {
     ["--burst-subscribers", options.burstSubscribers, 1],
     ["--channels", options.channels, options.procs],
     ["--chatters", options.chatters, options.procs],
+    ["--hook-senders", options.hookSenders, options.procs],
     ["--presence", options.presence, options.procs],
     ["--idle", options.idle, options.idleProcs],
     ["--slow-paused", options.slowPaused, 1],

@@ -9,7 +9,7 @@ import type { Credentials } from "./protocol.ts";
 import type { PubsubClient } from "./redis.ts";
 
 /** One server process. */
-export type NodeKind = "ours" | "ceiling";
+export type NodeKind = "ours" | "ceiling" | "ours-webhooks";
 /** Two of our servers with scaling over a Redis of their own (lib/fleet.ts), by subscriber mode. */
 export type FleetKind = "ours-worker" | "ours-inline";
 export type TargetKind = NodeKind | FleetKind;
@@ -25,6 +25,7 @@ export const METRICS_TOKEN = "bench";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CEILING = fileURLToPath(new URL("../ceiling.ts", import.meta.url));
 const STALL = fileURLToPath(new URL("./stall.ts", import.meta.url));
+const WEBHOOK_RECEIVER = fileURLToPath(new URL("./webhook-receiver.ts", import.meta.url));
 const BANNER = /Starting server on [^\s:]+:(\d+)/;
 const START_TIMEOUT_MS = 15_000;
 const TAIL_LINES = 20;
@@ -73,8 +74,11 @@ export interface ServerOptions {
   stall: StallSettings | null;
 }
 
-/** Our config with the bench app; `scaling` is `server.scaling` as in src/config/schema.ts. */
-export function configFile(scaling?: Record<string, unknown>): { path: string; remove: () => void } {
+/**
+ * Our config with the bench app; `scaling` is `server.scaling` as in src/config/schema.ts, and
+ * `webhooks` the app's receivers.
+ */
+export function configFile(scaling?: Record<string, unknown>, webhooks: Array<Record<string, unknown>> = []): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-bench-"));
   const path = join(dir, "config.json");
   writeFileSync(
@@ -88,6 +92,7 @@ export function configFile(scaling?: Record<string, unknown>): { path: string; r
           secret: CREDENTIALS.secret,
           accept_client_events_from: "members",
           max_message_size: 100_000,
+          webhooks,
         },
       ],
     }),
@@ -121,7 +126,35 @@ async function drain(stream: ReadableStream<Uint8Array>, tail: string[], onLine:
  */
 export async function startTarget(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
   if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0"], children, server, () => {});
+  if (kind === "ours-webhooks") return startWithWebhooks(kind, children, server);
   return startOurs(kind, configFile(), children, server);
+}
+
+/** Ours with a client_event webhook to a receiver process on loopback, stopped with the server. */
+async function startWithWebhooks(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
+  const receiver = children.track(
+    Bun.spawn([process.execPath, WEBHOOK_RECEIVER], { stdout: "pipe", stderr: "inherit", env: { ...process.env, BENCH_PARENT_PID: String(process.pid) } }),
+  );
+  const tail: string[] = [];
+  let resolvePort!: (port: number) => void;
+  const port = new Promise<number>((resolve) => (resolvePort = resolve));
+  void drain(receiver.stdout, tail, (line) => {
+    const match = /listening on (\d+)/.exec(line);
+    if (match) resolvePort(Number(match[1]));
+  });
+  const listening = await withTimeout(port, START_TIMEOUT_MS, "webhook receiver");
+  const config = configFile(undefined, [{ url: `http://127.0.0.1:${listening}/webhooks`, event_types: ["client_event"] }]);
+  const target = await startOurs(kind, config, children, server).catch(async (error: unknown) => {
+    await children.stop(receiver);
+    throw error;
+  });
+  return {
+    ...target,
+    stop: async () => {
+      await target.stop();
+      await children.stop(receiver);
+    },
+  };
 }
 
 /**

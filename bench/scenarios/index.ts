@@ -6,6 +6,7 @@ import { http } from "./http.ts";
 import { idle } from "./idle.ts";
 import { presence } from "./presence.ts";
 import { slow } from "./slow.ts";
+import { webhooks } from "./webhooks.ts";
 import type { Scenario, ScenarioName } from "./types.ts";
 
-export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow };
+export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow, webhooks };

@@ -2,7 +2,7 @@ import type { BenchOptions } from "../lib/flags.ts";
 import type { GeneratorHandle } from "../lib/generator-handle.ts";
 import type { StallSettings, Target, TargetKind } from "../lib/targets.ts";
 
-export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http" | "crossnode" | "slow";
+export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http" | "crossnode" | "slow" | "webhooks";
 
 /** One measured number. `better` says which way is good; null for context-only numbers. */
 export interface Metric {

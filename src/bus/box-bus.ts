@@ -51,9 +51,12 @@ export class BoxBus extends FleetBus {
     this.resync();
   }
 
+  /** Says goodbye at once (the primary would say `gone` only once this process has exited). */
   async stop(): Promise<void> {
     this.stopBeating();
     clearInterval(this.acks);
+    this.transmit({ t: "bye" });
+    this.flush();
   }
 
   protected get linked(): boolean {
@@ -78,6 +81,7 @@ export class BoxBus extends FleetBus {
   }
 
   private flush(): void {
+    if (this.outgoing.length === 0) return;
     const texts = this.outgoing;
     this.outgoing = [];
     this.link.send(texts);

@@ -9,17 +9,23 @@ export interface NodeStats {
 /** A node's presence share, per app and channel, as a resync carries it. */
 export type PresenceSnapshot = Array<{ a: string; c: string; members: RosterEntry[] }>;
 
+/** A node's subscriber count per app and channel, as a resync carries it (webhook occupancy). */
+export type OccupancySnapshot = Array<{ a: string; c: string; s: number }>;
+
 /** What a bus calls on the core when other nodes speak: the same entry points local events use. */
 export interface BusSink {
   deliverLocal(appId: string, channel: string, frame: string, exceptSocketId: string | null): void;
   remoteJoin(node: string, appId: string, channel: string, user: string, data: Record<string, unknown>): void;
   remoteLeave(node: string, appId: string, channel: string, user: string): void;
-  /** Replaces all that `node` held (null: the node is gone). */
-  replaceNode(node: string, presence: PresenceSnapshot | null): void;
+  /** Replaces all that `node` held (null: the node is gone, and its occupancy with it). */
+  replaceNode(node: string, presence: PresenceSnapshot | null, occupancy?: OccupancySnapshot): void;
+  /** Another node's subscriber count of a channel changed (for occupancy webhooks). */
+  remoteOccupancy(node: string, appId: string, channel: string, count: number): void;
   terminateLocal(appId: string, user: string): void;
   /** Built in slices, so a node with very many channels keeps serving while it answers. */
   localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats>;
   presenceSnapshot(): PresenceSnapshot;
+  occupancySnapshot(): OccupancySnapshot;
   connectionCounts(): Record<string, number>;
 }
 
@@ -51,6 +57,10 @@ export interface Bus {
   join(appId: string, channel: string, user: string, data: Record<string, unknown>): void;
   leave(appId: string, channel: string, user: string): void;
   terminate(appId: string, user: string): void;
+  /** This node's subscriber count of a channel, for the fleet's occupancy webhooks. */
+  occupancy(appId: string, channel: string, count: number): void;
+  /** The other live nodes' ids (empty when alone). */
+  peerIds(): Iterable<string>;
   /** Open connections of the app on the other nodes, as last heard. */
   remoteConnections(appId: string): number;
   /** The other nodes' numbers; empty when alone or cut off. */
@@ -73,6 +83,8 @@ export const localBus: Bus = {
   join() {},
   leave() {},
   terminate() {},
+  occupancy() {},
+  peerIds: () => [],
   remoteConnections: () => 0,
   gatherStats: async () => [],
   health: () => null,

@@ -11,6 +11,8 @@ const appId = v.string();
 const channelData = v.record(v.string(), v.unknown());
 const counts = v.record(v.string(), v.number());
 
+const OccupancySchema = v.array(v.object({ a: appId, c: v.string(), s: v.number() }));
+
 const RosterEntrySchema = v.object({ user: v.string(), data: channelData, sockets: v.number() });
 
 export const EnvelopeSchema = v.variant("t", [
@@ -29,7 +31,11 @@ export const EnvelopeSchema = v.variant("t", [
     t: v.literal("state"),
     conns: counts,
     presence: v.array(v.object({ a: appId, c: v.string(), members: v.array(RosterEntrySchema) })),
+    /** Subscriber counts of channels with occupancy webhooks. */
+    occ: v.optional(OccupancySchema, []),
   }),
+  /** Node `n` now has `s` subscribers on a channel (sent only for apps with occupancy webhooks). */
+  v.object({ n: node, t: v.literal("occupancy"), a: appId, c: v.string(), s: v.number() }),
   /** A request for per-node channel statistics, answered by every node with `reply`. */
   v.object({
     n: node,
@@ -47,6 +53,8 @@ export const EnvelopeSchema = v.variant("t", [
   v.object({ n: node, t: v.literal("restart") }),
   /** Node `n` died (a worker of this box; the primary says so at once): drop what it held. */
   v.object({ n: node, t: v.literal("gone") }),
+  /** The node is stopping: the others forget it now instead of after node_timeout. */
+  v.object({ n: node, t: v.literal("bye") }),
   /** Close every socket of a presence user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
 ]);

@@ -95,6 +95,14 @@ export abstract class FleetBus implements Bus {
     this.transmit({ t: "terminate", a: appId, u: user });
   }
 
+  occupancy(appId: string, channel: string, count: number): void {
+    this.transmit({ t: "occupancy", a: appId, c: channel, s: count });
+  }
+
+  peerIds(): Iterable<string> {
+    return this.peers.keys();
+  }
+
   remoteConnections(appId: string): number {
     let total = 0;
     for (const peer of this.peers.values()) total += peer.connections[appId] ?? 0;
@@ -153,9 +161,14 @@ export abstract class FleetBus implements Bus {
 
   /** Tells the fleet our whole state and asks for theirs. */
   protected resync(): void {
-    this.transmit({ t: "state", conns: this.sink.connectionCounts(), presence: this.sink.presenceSnapshot() });
+    this.transmitState();
     this.transmit({ t: "hello" });
     this.lastResyncRequest = Date.now();
+  }
+
+  /** This node's whole share: connection counts, presence members, channel occupancy. */
+  private transmitState(): void {
+    this.transmit({ t: "state", conns: this.sink.connectionCounts(), presence: this.sink.presenceSnapshot(), occ: this.sink.occupancySnapshot() });
   }
 
   /** We hear the fleet again: whatever others said meanwhile is lost, so count them alive from now. */
@@ -165,9 +178,11 @@ export abstract class FleetBus implements Bus {
   }
 
   /** Drops a node and everything it held, and stops waiting for it in queries. */
-  protected forget(node: string, why: string): void {
+  protected forget(node: string, why: string, expected = false): void {
     if (!this.peers.delete(node)) return;
-    this.log.warn(`Node ${node} ${why}: removing its presence members`);
+    const line = `Node ${node} ${why}: removing its presence members`;
+    if (expected) this.log.info(line);
+    else this.log.warn(line);
     this.sink.replaceNode(node, null);
     for (const query of this.pending.values()) {
       if (query.waitingFor.delete(node) && query.waitingFor.size === 0) query.done();
@@ -218,8 +233,10 @@ export abstract class FleetBus implements Bus {
       if (envelope.t === "beat" && now - envelope.ts < this.beatMs) this.heardSelfAt = now;
       return;
     }
-    // The primary of a box tells its workers at once when one of them died.
+    // The primary of a box tells its workers at once when one of them died; a stopping node says
+    // goodbye itself. Either way the others stop counting on it now, not after node_timeout.
     if (envelope.t === "gone") return this.forget(envelope.n, "is gone");
+    if (envelope.t === "bye") return this.forget(envelope.n, "left the fleet", true);
     // Sent by `reverb-uws restart`, which is no node.
     if (envelope.t === "restart") {
       this.log.info(`Restart requested through the fleet by ${envelope.n}`);
@@ -241,11 +258,13 @@ export abstract class FleetBus implements Bus {
       case "hello":
         peer.helloAt = Date.now();
         this.heardHello(envelope.n);
-        this.transmit({ t: "state", conns: sink.connectionCounts(), presence: sink.presenceSnapshot() });
+        this.transmitState();
         return;
       case "state":
         peer.connections = envelope.conns;
-        return sink.replaceNode(envelope.n, envelope.presence);
+        return sink.replaceNode(envelope.n, envelope.presence, envelope.occ);
+      case "occupancy":
+        return sink.remoteOccupancy(envelope.n, envelope.a, envelope.c, envelope.s);
       case "query":
         void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.transmit({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;

@@ -107,6 +107,16 @@ export class RedisBus extends FleetBus {
     );
   }
 
+  /**
+   * Tells the fleet we are going, so the others stop counting on us at once (the webhook sender
+   * among them) rather than after node_timeout. Waits for Redis' answer, briefly.
+   */
+  private async bye(): Promise<void> {
+    if (!this.publisherUp) return;
+    const sent = this.publisher.publish(this.channel, encodeEnvelope(this.nodeId, { t: "bye" })).catch(() => 0);
+    await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, 500))]);
+  }
+
   protected get linked(): boolean {
     return this.publisherUp && this.subscriberUp;
   }
@@ -148,6 +158,7 @@ export class RedisBus extends FleetBus {
   }
 
   async stop(): Promise<void> {
+    await this.bye();
     this.stopBeating();
     clearTimeout(this.pacing);
     clearTimeout(this.resendWait?.timer);

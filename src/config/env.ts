@@ -27,6 +27,12 @@ export const SERVER_ENV = {
   "scaling.max_buffered_age": "REVERB_SCALING_MAX_BUFFERED_AGE",
   "scaling.stall_timeout": "REVERB_SCALING_STALL_TIMEOUT",
   "scaling.subscriber": "REVERB_SCALING_SUBSCRIBER",
+  "webhooks.request_timeout": "REVERB_WEBHOOKS_REQUEST_TIMEOUT",
+  "webhooks.retry_window": "REVERB_WEBHOOKS_RETRY_WINDOW",
+  "webhooks.max_queue": "REVERB_WEBHOOKS_MAX_QUEUE",
+  "webhooks.batching.enabled": "REVERB_WEBHOOKS_BATCHING",
+  "webhooks.batching.duration": "REVERB_WEBHOOKS_BATCHING_DURATION",
+  "webhooks.batching.max_events": "REVERB_WEBHOOKS_BATCHING_MAX_EVENTS",
   "scaling.server.url": "REDIS_URL",
   "scaling.server.host": "REDIS_HOST",
   "scaling.server.port": "REDIS_PORT",
@@ -54,6 +60,12 @@ export const APP_ENV = {
   "rate_limiting.max_attempts": "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
   "rate_limiting.decay_seconds": "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
   "rate_limiting.terminate_on_limit": "REVERB_APP_RATE_LIMIT_TERMINATE",
+} as const;
+
+/** The env-configured app's one webhook: its URL, and a comma list of event types (default all). */
+export const APP_WEBHOOK_ENV = {
+  "webhooks.0.url": "REVERB_APP_WEBHOOK_URL",
+  "webhooks.0.event_types": "REVERB_APP_WEBHOOK_EVENTS",
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { randomBytes, randomInt } from "node:crypto";
 import * as v from "valibot";
 import { ConfigSchema, type Config } from "./schema.ts";
-import { APP_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
+import { APP_ENV, APP_WEBHOOK_ENV, SERVER_ENV, fromEnv, hasAnyAppCredential, parseDotEnv, type Env } from "./env.ts";
 import { certificateDirectories, discoverTls, type TlsDiscovery } from "./tls.ts";
 
 export interface LoadOptions {
@@ -57,9 +57,11 @@ function mergeDeep(target: Record<string, unknown>, source: Record<string, unkno
 
 function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: string | undefined): string {
   const path = v.getDotPath(issue) ?? "";
-  const origin = origins.get(path);
+  // An item of a list set by one variable (`a,b`) is reported under that variable.
+  const origin = origins.get(path) ?? origins.get(path.replace(/\.\d+$/, ""));
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
-  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase/.test(path);
+  // Secrets, and webhook header values (often a token), are never echoed.
+  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase|headers\./.test(path);
   const received = shown ? ` (got ${issue.received})` : "";
   const message = issue.received === "undefined" ? "is required" : issue.message;
   return `${name}: ${message}${received}`;
@@ -109,8 +111,11 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   let generatedApp = false;
   if (apps === undefined) {
     if (hasAnyAppCredential(env)) {
-      apps = [{ accept_client_events_from: "members", ...fromEnv(env, APP_ENV) }];
-      for (const [path, name] of Object.entries(APP_ENV)) origins.set(`apps.0.${path}`, name);
+      const url = env[APP_WEBHOOK_ENV["webhooks.0.url"]];
+      const events = env[APP_WEBHOOK_ENV["webhooks.0.event_types"]];
+      const webhooks = url ? [events ? { url, event_types: events } : { url }] : [];
+      apps = [{ accept_client_events_from: "members", ...fromEnv(env, APP_ENV), webhooks }];
+      for (const [path, name] of Object.entries({ ...APP_ENV, ...APP_WEBHOOK_ENV })) origins.set(`apps.0.${path}`, name);
     } else {
       apps = [{ ...generateAppCredentials(), accept_client_events_from: "members" }];
       generatedApp = true;

@@ -76,6 +76,61 @@ const clientEventsFrom = v.pipe(
   v.transform((value): "all" | "members" | "none" => (value === "all" || value === "members" ? value : "none")),
 );
 
+/** The webhook event names, as Pusher sends them. */
+export const WEBHOOK_EVENT_TYPES = [
+  "channel_occupied",
+  "channel_vacated",
+  "member_added",
+  "member_removed",
+  "client_event",
+  "cache_miss",
+  "subscription_count",
+] as const;
+
+const webhookUrl = v.pipe(
+  nonEmpty,
+  v.check((value) => {
+    try {
+      return ["http:", "https:"].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, "must be an http:// or https:// URL"),
+);
+
+/** Up to `max_events` events or `duration` milliseconds per request, whichever comes first. */
+const BatchingSchema = v.object({
+  enabled: v.optional(boolean, false),
+  duration: v.optional(integer(1, 60_000), 50),
+  max_events: v.optional(integer(1, 10_000), 100),
+});
+
+/** One receiver of an app's webhooks, with soketi's names so soketi configs port over. */
+const WebhookSchema = v.object({
+  url: webhookUrl,
+  event_types: v.optional(
+    v.pipe(stringList, v.array(v.picklist(WEBHOOK_EVENT_TYPES, `must each be one of ${WEBHOOK_EVENT_TYPES.join(", ")}`))),
+    [...WEBHOOK_EVENT_TYPES],
+  ),
+  filter: v.optional(
+    v.object({
+      channel_name_starts_with: v.optional(v.nullable(text), null),
+      channel_name_ends_with: v.optional(v.nullable(text), null),
+    }),
+    {},
+  ),
+  /** Sent with every request; they cannot replace Content-Type, X-Pusher-Key or X-Pusher-Signature. */
+  headers: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be valid header names")),
+      v.pipe(v.string("must be strings"), v.regex(/^[^\r\n\0]*$/, "must not contain line breaks")),
+    ),
+    {},
+  ),
+  /** Null: the server-wide `webhooks.batching`. */
+  batching: v.optional(v.nullable(BatchingSchema), null),
+});
+
 const RateLimitingSchema = v.object({
   enabled: v.optional(boolean, false),
   max_attempts: v.optional(integer(1), 60),
@@ -109,6 +164,8 @@ export const AppConfigSchema = v.object({
    * reading must not hold the server's memory. Keep it above the app's largest event.
    */
   max_buffered_bytes: v.optional(integer(1024), 1_048_576),
+  /** Where this app's webhooks go; none: no webhook is built or queued. */
+  webhooks: v.optional(v.array(WebhookSchema, "must be a list of webhooks"), []),
   /** Client-side settings (host, port, scheme, useTLS); kept for config compatibility, unused here. */
   options: v.optional(v.record(v.string(), v.unknown()), {}),
 });
@@ -147,6 +204,17 @@ const ScalingSchema = v.object({
     }),
     {},
   ),
+});
+
+/** How webhooks are delivered, for every app. */
+const WebhookDeliverySchema = v.object({
+  /** Milliseconds one request may take before it counts as failed (and is retried). */
+  request_timeout: v.optional(integer(100, 300_000), 5_000),
+  /** Milliseconds after the first attempt during which failed requests are retried with back-off. */
+  retry_window: v.optional(integer(0, 86_400_000), 300_000),
+  /** Events queued or in flight per app; past it new events are dropped and counted. */
+  max_queue: v.optional(integer(1), 10_000),
+  batching: v.optional(BatchingSchema, {}),
 });
 
 /** Certificate files for serving wss:// and https:// directly (PEM). */
@@ -207,6 +275,7 @@ export const ServerConfigSchema = v.object({
   scaling: v.optional(ScalingSchema, {}),
   /** Processes sharing the port (`start --workers`); 1 serves from the one process. */
   workers: v.optional(workerCount, 1),
+  webhooks: v.optional(WebhookDeliverySchema, {}),
 });
 
 export const ConfigSchema = v.pipe(
@@ -227,5 +296,9 @@ export const ConfigSchema = v.pipe(
 export type AppConfig = v.InferOutput<typeof AppConfigSchema>;
 export type ServerConfig = v.InferOutput<typeof ServerConfigSchema>;
 export type TlsConfig = v.InferOutput<typeof TlsSchema>;
+export type WebhookConfig = v.InferOutput<typeof WebhookSchema>;
+export type WebhookDeliveryConfig = v.InferOutput<typeof WebhookDeliverySchema>;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export type BatchingConfig = v.InferOutput<typeof BatchingSchema>;
 export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;

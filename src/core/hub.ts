@@ -14,7 +14,8 @@ import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
 import { asNodeStats, localCounts, withRemotes, type FleetStats } from "./fleet-stats.ts";
 import { Presence } from "./presence.ts";
-import { localBus, type Bus, type BusSink, type NodeStats, type PresenceSnapshot } from "../bus/bus.ts";
+import { localBus, type Bus, type BusSink, type NodeStats, type OccupancySnapshot, type PresenceSnapshot } from "../bus/bus.ts";
+import { NO_HOOKS, type ChannelHooks } from "./hooks.ts";
 import type { Logger } from "../log.ts";
 
 export interface HubOptions {
@@ -23,6 +24,8 @@ export interface HubOptions {
   /** The fleet; the local bus when scaling is off. */
   bus?: Bus;
   clock?: () => number;
+  /** Webhooks; none by default. */
+  hooks?: ChannelHooks;
 }
 
 /** Whether `text` is over `max` UTF-8 bytes, without encoding it when its length decides. */
@@ -73,6 +76,7 @@ export class Hub implements BusSink {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly presence: Presence;
+  private readonly hooks: ChannelHooks;
   private publisher: Publisher | null = null;
 
   constructor(options: HubOptions) {
@@ -81,10 +85,12 @@ export class Hub implements BusSink {
     this.bus = options.bus ?? localBus;
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
+    this.hooks = options.hooks ?? NO_HOOKS;
     this.presence = new Presence(
       this.apps,
       this.nodeId,
       this.bus,
+      this.hooks,
       (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false),
       (error) => this.log.error(`Announcing a member_removed failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     );
@@ -216,8 +222,17 @@ export class Hub implements BusSink {
     if (app) this.presence.left(app, channel, node, user);
   }
 
-  replaceNode(node: string, snapshot: PresenceSnapshot | null): void {
+  replaceNode(node: string, snapshot: PresenceSnapshot | null, occupancy: OccupancySnapshot = []): void {
     this.presence.replaceNode(node, snapshot);
+    this.hooks.replaceNode(node, snapshot === null ? null : occupancy);
+  }
+
+  remoteOccupancy(node: string, appId: string, channel: string, count: number): void {
+    this.hooks.remoteCount(node, appId, channel, count);
+  }
+
+  occupancySnapshot(): OccupancySnapshot {
+    return this.hooks.snapshot();
   }
 
   presenceSnapshot(): PresenceSnapshot {
@@ -316,11 +331,16 @@ export class Hub implements BusSink {
       }
       const channel = app.subscribe(connection, name, kind, data, userKey);
       connection.socket.subscribe(channel.topic);
+      // Before the member: Pusher sends channel_occupied ahead of member_added.
+      if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, channel.subscribers);
       if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);
     }
 
     this.send(connection, subscriptionSucceededFrame(name, kind.presence ? this.presence.succeededData(app, name) : "{}"));
-    if (kind.cache) this.send(connection, app.cache.get(name, this.clock()) ?? cacheMissFrame(name));
+    if (!kind.cache) return;
+    const cached = app.cache.get(name, this.clock());
+    this.send(connection, cached ?? cacheMissFrame(name));
+    if (cached === null && app.config.webhooks.length !== 0) this.hooks.cacheMiss(app, name);
   }
 
   private leave(connection: Connection, name: string, socketOpen: boolean): void {
@@ -329,6 +349,8 @@ export class Hub implements BusSink {
     if (!left) return;
     if (socketOpen) connection.socket.unsubscribe(left.channel.topic);
     if (left.userKey !== null) this.presence.left(app, name, this.nodeId, left.userKey);
+    // After the member: member_removed goes ahead of channel_vacated, as Pusher sends them.
+    if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, left.channel.subscribers);
   }
 
   /**
@@ -366,5 +388,9 @@ export class Hub implements BusSink {
       frame = JSON.stringify(message.message);
     }
     this.deliver(app, message.channel, frame, connection.socketId);
+    if (app.config.webhooks.length !== 0) {
+      const userKey = connection.subscription(message.channel)?.userKey ?? null;
+      this.hooks.clientEvent(app, message.channel, message.event, message.data, connection.socketId, userKey);
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { Bus, PresenceSnapshot } from "../bus/bus.ts";
 import { memberAddedFrame, presenceData } from "../protocol/frames.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection } from "./connection.ts";
+import type { ChannelHooks } from "./hooks.ts";
 import { LeaveQueue } from "./leave-queue.ts";
 import type { RosterMember } from "./roster.ts";
 
@@ -21,6 +22,7 @@ export class Presence {
     private readonly apps: AppRegistry,
     private readonly nodeId: string,
     private readonly bus: Bus,
+    private readonly hooks: ChannelHooks,
     private readonly announce: Announce,
     report: (error: unknown) => void,
   ) {
@@ -83,9 +85,11 @@ export class Presence {
   private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | undefined): void {
     this.leaves.flush(app, channel, member.key);
     this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
+    if (app.config.webhooks.length !== 0) this.hooks.memberAdded(app, channel, member.key);
   }
 
   private announceLeave(app: AppState, channel: string, member: RosterMember): void {
     this.leaves.add(app, channel, member);
+    if (app.config.webhooks.length !== 0) this.hooks.memberRemoved(app, channel, member.key);
   }
 }

@@ -6,6 +6,7 @@ import { renderPrometheus } from "../metrics/prometheus.ts";
 import { buildReport, combineReports, type MetricsReport } from "../metrics/report.ts";
 import { takeSnapshot } from "../metrics/snapshot.ts";
 import type { TransportNumbers } from "../metrics/transport-numbers.ts";
+import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 import { safeEqual } from "../protocol/signatures.ts";
 import { httpError, json } from "./responses.ts";
 
@@ -19,6 +20,7 @@ export interface MonitoringOptions {
   transport: () => TransportNumbers;
   /** This process's index in a box of workers; null when it runs alone. */
   worker: number | null;
+  webhooks?: () => WebhookNumbers[];
 }
 
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
@@ -31,8 +33,8 @@ function presentedToken(request: Request, url: URL): string {
 
 /** `/metrics` (Prometheus text), `/dashboard` (live page) and `/dashboard/data` (its JSON feed). */
 export function createMonitoring(options: MonitoringOptions) {
-  const { hub, http, errors, token, startedAt, transport, worker } = options;
-  const ownReport = async () => buildReport(worker, await takeSnapshot(hub, startedAt), http, errors, transport());
+  const { hub, http, errors, token, startedAt, transport, worker, webhooks } = options;
+  const ownReport = async () => buildReport(worker, await takeSnapshot(hub, startedAt), http, errors, transport(), webhooks?.() ?? []);
   // In a box of workers, whichever worker is scraped asks the others for theirs.
   hub.bus.answerReports(ownReport);
 

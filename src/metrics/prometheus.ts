@@ -1,3 +1,4 @@
+import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 import type { MetricsReport } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";
 
@@ -10,7 +11,7 @@ function label(value: string): string {
  * totals, with each worker's own report in `workers` for the `worker`-labelled families.
  */
 export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]): string {
-  const { snapshot, http, errors, transport } = report;
+  const { snapshot, http, errors, transport, webhooks } = report;
   const lines: string[] = [];
   const family = (name: string, type: "gauge" | "counter", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -55,6 +56,15 @@ export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]
     family("reverb_open_files", "gauge", "Open files in use as the server counts them: its own at start, WebSockets, and slow consumers still closing.", [["", transport.openFiles.inUse]]);
     family("reverb_open_files_limit", "gauge", "The process's open-files limit (ulimit -n).", [["", transport.openFiles.limit]]);
     family("reverb_open_files_reserve", "gauge", "Open files kept free below the limit; WebSockets past it are refused with 4100.", [["", transport.openFiles.reserve]]);
+  }
+  if (webhooks.length > 0) {
+    const perHookedApp = (pick: (numbers: WebhookNumbers) => number): Array<[string, number]> =>
+      webhooks.map((numbers) => [`{app="${label(numbers.app)}"}`, pick(numbers)]);
+    family("reverb_webhooks_sent_total", "counter", "Webhook events delivered (a batch counts its events).", perHookedApp((n) => n.sent));
+    family("reverb_webhooks_failed_total", "counter", "Webhook events given up on: refused with a 4xx, or still failing when the retry window closed.", perHookedApp((n) => n.failed));
+    family("reverb_webhooks_retried_total", "counter", "Webhook requests repeated after a network error, a timeout, 408, 429 or 5xx.", perHookedApp((n) => n.retried));
+    family("reverb_webhooks_dropped_total", "counter", "Webhook events dropped because the app's queue held max_queue events.", perHookedApp((n) => n.dropped));
+    family("reverb_webhooks_queued", "gauge", "Webhook events queued or in flight.", perHookedApp((n) => n.queued));
   }
   family("reverb_uptime_seconds", "gauge", "Seconds since the server started.", [["", snapshot.uptimeSeconds]]);
   if (workers.length > 0) {

@@ -3,6 +3,7 @@ import type { HttpCounters } from "./http-counters.ts";
 import type { AppSnapshot, Snapshot } from "./snapshot.ts";
 import { keepTop } from "./snapshot.ts";
 import type { TransportNumbers } from "./transport-numbers.ts";
+import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 
 /**
  * One process's monitoring numbers as plain data: what `/metrics` renders, and what a worker sends
@@ -15,10 +16,34 @@ export interface MetricsReport {
   http: Array<{ route: string; status: number; count: number }>;
   errors: { websocket: number; http: number };
   transport: TransportNumbers;
+  /** Per app with webhook receivers. */
+  webhooks: WebhookNumbers[];
 }
 
-export function buildReport(worker: number | null, snapshot: Snapshot, http: HttpCounters, errors: HandlerErrors, transport: TransportNumbers): MetricsReport {
-  return { worker, snapshot, http: [...http.entries()], errors: { websocket: errors.websocket, http: errors.http }, transport };
+export function buildReport(
+  worker: number | null,
+  snapshot: Snapshot,
+  http: HttpCounters,
+  errors: HandlerErrors,
+  transport: TransportNumbers,
+  webhooks: WebhookNumbers[],
+): MetricsReport {
+  return { worker, snapshot, http: [...http.entries()], errors: { websocket: errors.websocket, http: errors.http }, transport, webhooks };
+}
+
+/** Each app's webhook numbers summed over the workers (queues and counters are per worker). */
+function sumWebhooks(all: MetricsReport[]): WebhookNumbers[] {
+  const byApp = new Map<string, WebhookNumbers>();
+  for (const numbers of all.flatMap((report) => report.webhooks)) {
+    const seen = byApp.get(numbers.app);
+    byApp.set(
+      numbers.app,
+      seen
+        ? { app: numbers.app, sent: seen.sent + numbers.sent, failed: seen.failed + numbers.failed, retried: seen.retried + numbers.retried, dropped: seen.dropped + numbers.dropped, queued: seen.queued + numbers.queued }
+        : { ...numbers },
+    );
+  }
+  return [...byApp.values()];
 }
 
 function sumApps(apps: AppSnapshot[]): AppSnapshot {
@@ -79,5 +104,6 @@ export function combineReports(own: MetricsReport, others: MetricsReport[]): Met
       bufferedBytes: sum((report) => report.transport.bufferedBytes),
       slowConsumersClosed,
     },
+    webhooks: sumWebhooks(all),
   };
 }

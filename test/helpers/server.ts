@@ -25,6 +25,8 @@ export interface TestServer {
   readonly hub: Hub;
   /** `ws://127.0.0.1:port[/prefix]/app/{key}` */
   wsUrl(key?: string): string;
+  /** Drains as SIGTERM does: 4200 to every client, at most `timeoutMs`, then stops. */
+  drain(reason: string, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +46,15 @@ export async function startTestServer(input: Partial<ConfigInput> = {}, log?: Lo
   // A test that reads the log runs in process: its subject is the log line, not the fleet.
   if (TEST_WORKERS > 1 && !log) return startBoxServer(raw, config, wsUrl);
   const running = startServer(config, log ?? createLogger({ debug: false, quiet: true }));
-  return { config, port: running.port, url: running.url, hub: running.hub, wsUrl: wsUrl(running.port), stop: () => running.stop() };
+  return {
+    config,
+    port: running.port,
+    url: running.url,
+    hub: running.hub,
+    wsUrl: wsUrl(running.port),
+    drain: (reason, timeoutMs) => running.drain(reason, timeoutMs),
+    stop: () => running.stop(),
+  };
 }
 
 async function startBoxServer(raw: object, config: Config, wsUrl: (port: number) => (key?: string) => string): Promise<TestServer> {
@@ -53,7 +63,7 @@ async function startBoxServer(raw: object, config: Config, wsUrl: (port: number)
   writeFileSync(configPath, JSON.stringify(raw));
   const cli = runCli(["start", "--config", configPath, "--workers", String(TEST_WORKERS)], dir);
   const { port, secure } = await bannerOf(cli, 15_000);
-  return {
+  const box: TestServer = {
     config,
     port,
     url: `${secure ? "https" : "http"}://127.0.0.1:${port}${config.server.path}`,
@@ -61,10 +71,13 @@ async function startBoxServer(raw: object, config: Config, wsUrl: (port: number)
       throw new Error("no in-process hub with REVERB_TEST_WORKERS");
     },
     wsUrl: wsUrl(port),
+    // The box drains within its own shutdown_timeout.
+    drain: () => box.stop(),
     async stop() {
       cli.child.kill("SIGTERM");
       await cli.child.exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return box;
 }
