@@ -17,6 +17,8 @@ export interface BusSink {
   /** Replaces all that `node` held (null: the node is gone). */
   replaceNode(node: string, presence: PresenceSnapshot | null): void;
   terminateLocal(appId: string, user: string): void;
+  /** Node `node` now has `count` subscribers on the channel (apps with `subscription_count`). */
+  remoteSubscriptionCount(node: string, appId: string, channel: string, count: number): void;
   /** Built in slices, so a node with very many channels keeps serving while it answers. */
   localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats>;
   presenceSnapshot(): PresenceSnapshot;
@@ -49,6 +51,8 @@ export interface Bus {
   join(appId: string, channel: string, user: string, data: Record<string, unknown>): void;
   leave(appId: string, channel: string, user: string): void;
   terminate(appId: string, user: string): void;
+  /** This node's subscriber count of a channel changed (apps with `subscription_count`). */
+  subscriptionCount(appId: string, channel: string, count: number): void;
   /** Open connections of the app on the other nodes, as last heard. */
   remoteConnections(appId: string): number;
   /** The other nodes' numbers; empty when alone or cut off. */
@@ -67,6 +71,7 @@ export const localBus: Bus = {
   join() {},
   leave() {},
   terminate() {},
+  subscriptionCount() {},
   remoteConnections: () => 0,
   gatherStats: async () => [],
   health: () => null,

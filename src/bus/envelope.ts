@@ -42,8 +42,10 @@ export const EnvelopeSchema = v.variant("t", [
   v.object({ n: node, t: v.literal("reply"), id: v.string(), to: v.string(), stats: v.object({ connections: v.number(), channels: counts }) }),
   /** Every node drains its connections with 4200 and exits 0 (`reverb-uws restart`). */
   v.object({ n: node, t: v.literal("restart") }),
-  /** Close every socket of a presence user, on every node. */
+  /** Close every socket of a presence or signed-in user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
+  /** Node `n` now has `k` subscribers on channel `c` (apps with `subscription_count`). */
+  v.object({ n: node, t: v.literal("count"), a: appId, c: v.string(), k: v.number() }),
 ]);
 
 export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

@@ -197,6 +197,10 @@ export class RedisBus implements Bus {
     this.send({ t: "terminate", a: appId, u: user });
   }
 
+  subscriptionCount(appId: string, channel: string, count: number): void {
+    this.send({ t: "count", a: appId, c: channel, k: count });
+  }
+
   remoteConnections(appId: string): number {
     let total = 0;
     for (const peer of this.peers.values()) total += peer.connections[appId] ?? 0;
@@ -491,6 +495,8 @@ export class RedisBus implements Bus {
       }
       case "terminate":
         return sink.terminateLocal(envelope.a, envelope.u);
+      case "count":
+        return sink.remoteSubscriptionCount(envelope.n, envelope.a, envelope.c, envelope.k);
       case "restart":
         this.log.info(`Restart requested through Redis by ${envelope.n}`);
         return this.onRestart();

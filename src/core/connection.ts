@@ -28,6 +28,12 @@ export class Connection {
   rateWindowStart = 0;
   rateWindowCount = 0;
   established = false;
+  /** The `id` of `pusher:signin`'s `user_data`, once signed in. */
+  userId: string | null = null;
+  /** The user ids this socket watches (signin's `watchlist`). */
+  watching: readonly string[] | null = null;
+  /** `user_authentication_timeout`'s check, while it is pending. */
+  authorizationTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     readonly socketId: string,
@@ -61,6 +67,14 @@ export class Connection {
     if (subscription === this.first) this.first = null;
     else this.more?.delete(channel);
     return subscription;
+  }
+
+  /** Signed in, or on a private or presence channel: what "authorized connections" asks for. */
+  get authorized(): boolean {
+    if (this.userId !== null) return true;
+    if (this.first?.channel.kind.authenticated) return true;
+    if (this.more) for (const subscription of this.more.values()) if (subscription.channel.kind.authenticated) return true;
+    return false;
   }
 
   touch(now: number): void {

@@ -1,5 +1,5 @@
 import type { Bus, PresenceSnapshot } from "../bus/bus.ts";
-import { memberAddedFrame, presenceData } from "../protocol/frames.ts";
+import { memberAddedFrame, memberRemovedFrame, presenceData } from "../protocol/frames.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection } from "./connection.ts";
 import { LeaveQueue } from "./leave-queue.ts";
@@ -7,6 +7,16 @@ import type { RosterMember } from "./roster.ts";
 
 /** Hands a member event to a channel's local subscribers, skipping `except` (the joiner). */
 export type Announce = (app: AppState, channel: string, frame: string, except: Connection | undefined) => void;
+
+/** A user signed in on their first socket anywhere in the fleet, or left from their last. */
+export type AnnounceUser = (app: AppState, user: string, online: boolean) => void;
+
+/**
+ * The roster of signed-in users (`pusher:signin`). It is kept like a presence channel's, so the
+ * fleet's join/leave envelopes, resync and node deaths carry it with no protocol of its own; no
+ * socket can subscribe to a `#` name, and its changes become watchlist events, not frames.
+ */
+export const SIGNED_IN = "#signed-in";
 
 /**
  * Presence across the fleet: every node's sockets per user go into the app's rosters, local ones
@@ -22,9 +32,10 @@ export class Presence {
     private readonly nodeId: string,
     private readonly bus: Bus,
     private readonly announce: Announce,
+    private readonly announceUser: AnnounceUser,
     report: (error: unknown) => void,
   ) {
-    this.leaves = new LeaveQueue((app, channel, frame) => this.announce(app, channel, frame, undefined), report);
+    this.leaves = new LeaveQueue((app, channel, member) => this.sendLeave(app, channel, member), report);
   }
 
   /** The `subscription_succeeded` data of a presence channel: its fleet-wide members. */
@@ -82,7 +93,13 @@ export class Presence {
 
   private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | undefined): void {
     this.leaves.flush(app, channel, member.key);
-    this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
+    if (channel === SIGNED_IN) this.announceUser(app, member.key, true);
+    else this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
+  }
+
+  private sendLeave(app: AppState, channel: string, member: RosterMember): void {
+    if (channel === SIGNED_IN) this.announceUser(app, member.key, false);
+    else this.announce(app, channel, memberRemovedFrame(channel, member.id), undefined);
   }
 
   private announceLeave(app: AppState, channel: string, member: RosterMember): void {

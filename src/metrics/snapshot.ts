@@ -1,3 +1,4 @@
+import { SIGNED_IN } from "../core/presence.ts";
 import type { BusHealth } from "../bus/bus.ts";
 import type { Hub } from "../core/hub.ts";
 import { Pacer } from "../core/pacer.ts";
@@ -62,7 +63,7 @@ export async function takeSnapshot(hub: Hub, startedAt: number): Promise<Snapsho
       if (pacer.due()) await pacer.pause();
     }
     let presenceMembers = 0;
-    for (const roster of app.rosters.values()) presenceMembers += roster.size;
+    for (const [name, roster] of app.rosters) if (name !== SIGNED_IN) presenceMembers += roster.size;
     apps.push({
       id: app.id,
       connections: app.connections.size,
