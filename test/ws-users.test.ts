@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import Echo from "laravel-echo";
 import Pusher from "pusher-js";
-import { signUser } from "../src/protocol/signatures.ts";
+import { signChannel, signUser } from "../src/protocol/signatures.ts";
 import { Clients } from "./helpers/clients.ts";
 import { RecordingLogger } from "./helpers/log.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
@@ -256,5 +256,39 @@ describe("client events with plain string data", () => {
     const got = new Promise((resolve) => receiver.channel("private-chat").bind("client-x", resolve));
     sender.channel("private-chat").trigger("client-x", "hi");
     expect(await within(got, "the client event")).toBe("hi");
+  });
+});
+
+describe("authorized connections (user_authentication_timeout)", () => {
+  test("a socket that neither signs in nor joins a private or presence channel in time gets 4009 and is closed; the others stay", async () => {
+    const log = new RecordingLogger();
+    start({ user_authentication_timeout: 1 }, log);
+    const opened = Date.now();
+    const idle = await clients.raw(server!.wsUrl());
+    await idle.subscribe("news");
+    const signedIn = await clients.raw(server!.wsUrl());
+    await rawSignIn(signedIn, '{"id":"1"}');
+    await signedIn.next("pusher:signin_success");
+    const privateMember = await clients.raw(server!.wsUrl());
+    await privateMember.subscribe("private-a", { auth: signChannel(APP.key, APP.secret, privateMember.socketId, "private-a") });
+    // A refused private subscription does not count.
+    const badAuth = await clients.raw(server!.wsUrl());
+    await badAuth.subscribe("private-a", { auth: `${APP.key}:${"0".repeat(64)}` });
+
+    for (const client of [idle, badAuth]) {
+      expect(await client.next("pusher:error", client.frames.findIndex((frame) => frame.event === "pusher_internal:subscription_succeeded" || frame.event === "pusher:error") + 1, 3000)).toEqual(error(4009, "Connection not authorized within timeout"));
+      expect((await within(client.closed, "close")).code).toBe(4009);
+    }
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(900);
+    expect(log.matching("WARN", "user_authentication_timeout")).toHaveLength(2);
+    await quiet(300);
+    for (const client of [signedIn, privateMember]) expect(client.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  test("off by default: an idle socket stays open", async () => {
+    start();
+    const idle = await clients.raw(server!.wsUrl());
+    await quiet(1200);
+    expect(idle.ws.readyState).toBe(WebSocket.OPEN);
   });
 });
