@@ -182,6 +182,20 @@ describe("the HTTP API and # channels", () => {
     const batch = await signedFetch(server!.url, "POST", `/apps/${APP.app_id}/batch_events`, { batch: [{ name: "e", channel: "#x", data: "{}" }] }, APP);
     expect(batch.status).toBe(422);
   });
+
+  test("GET /channels lists #server-to-user- channels only when filter_by_prefix asks for them", async () => {
+    start();
+    const client = await clients.raw(server!.wsUrl());
+    await client.subscribe("news");
+    await rawSignIn(client, '{"id":"7"}');
+    await client.next("pusher:signin_success");
+    const list = async (params: Record<string, string>) =>
+      Object.keys(((await (await signedFetch(server!.url, "GET", `/apps/${APP.app_id}/channels`, undefined, { ...APP, params })).json()) as { channels: object }).channels);
+    expect(await list({})).toEqual(["news"]);
+    expect(await list({ filter_by_prefix: "#server-to-user-" })).toEqual(["#server-to-user-7"]);
+    const one = await signedFetch(server!.url, "GET", `/apps/${APP.app_id}/channels/${encodeURIComponent("#server-to-user-7")}`, undefined, { ...APP, params: { info: "subscription_count" } });
+    expect(await one.json()).toEqual({ occupied: true, subscription_count: 1 });
+  });
 });
 
 describe("watchlist on one node", () => {

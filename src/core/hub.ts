@@ -136,7 +136,7 @@ export class Hub implements BusSink {
     if (!connection.established) return;
     connection.established = false;
     const app = connection.app;
-    this.authorized(connection);
+    this.clearAuthorizationTimer(connection);
     for (const subscription of connection.subscriptions()) this.leave(connection, subscription.channel.name, false);
     if (connection.userId !== null) this.signOut(connection, connection.userId);
     app.connections.delete(connection.socketId);
@@ -331,7 +331,7 @@ export class Hub implements BusSink {
       this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${logName(name)} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
-    if (kind.authenticated) this.authorized(connection);
+    if (kind.authenticated) this.clearAuthorizationTimer(connection);
 
     let joined: Channel | null = null;
     if (!connection.subscription(name)) {
@@ -399,7 +399,7 @@ export class Hub implements BusSink {
     }
 
     connection.userId = user.id;
-    this.authorized(connection);
+    this.clearAuthorizationTimer(connection);
     app.addUserSocket(user.id, connection);
     const name = serverToUserChannel(user.id);
     if (!connection.subscription(name)) connection.socket.subscribe(app.subscribe(connection, name, channelKind(name), null, null).topic);
@@ -421,8 +421,8 @@ export class Hub implements BusSink {
     connection.userId = null;
   }
 
-  /** Signed in or on a private or presence channel: `user_authentication_timeout` is met. */
-  private authorized(connection: Connection): void {
+  /** Signed in, on a private or presence channel, or gone: `user_authentication_timeout` is met. */
+  private clearAuthorizationTimer(connection: Connection): void {
     if (connection.authorizationTimer === null) return;
     clearTimeout(connection.authorizationTimer);
     connection.authorizationTimer = null;
