@@ -207,9 +207,13 @@ describe("watchlist on one node", () => {
     await until(() => watcher.events.length === 1, "initial online");
     expect(watcher.events).toEqual([{ name: "online", user_ids: ["already"] }]);
 
+    const rawWatcher = await clients.raw(server!.wsUrl());
+    await rawSignIn(rawWatcher, JSON.stringify({ id: "w2", watchlist: ["later", "later"] }));
+    await rawWatcher.next("pusher:signin_success");
     const first = await signIn(target, { id: "later" }, track);
     const second = await signIn(target, { id: "later" }, track);
     await until(() => watcher.events.length === 2, "online of later");
+    await rawWatcher.next("pusher_internal:watchlist_events");
     expect(watcher.events[1]).toEqual({ name: "online", user_ids: ["later"] });
     first.disconnect();
     await quiet(300);
@@ -217,6 +221,11 @@ describe("watchlist on one node", () => {
     second.disconnect();
     await until(() => watcher.events.length === 3, "offline of later");
     expect(watcher.events[2]).toEqual({ name: "offline", user_ids: ["later"] });
+    await rawWatcher.waitFor(() => rawWatcher.count("pusher_internal:watchlist_events") === 2, "the second watcher's offline");
+    expect(rawWatcher.frames.filter((frame) => frame.event === "pusher_internal:watchlist_events").map((frame) => JSON.parse(frame.data as string))).toEqual([
+      { events: [{ name: "online", user_ids: ["later"] }] },
+      { events: [{ name: "offline", user_ids: ["later"] }] },
+    ]);
   });
 
   test("more than 100 ids: the first 100 are watched, pusher:error 4302, signin still succeeds", async () => {

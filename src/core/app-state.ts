@@ -28,8 +28,8 @@ export class AppState {
   readonly cache: CacheStore;
   /** Null when the app allows every origin. */
   readonly originCheck: OriginCheck | null;
-  /** Watched user id → the sockets here that watch them (signin's `watchlist`). */
-  readonly watchers = new Map<string, Set<Connection>>();
+  /** Watched user id → how many sockets here watch them (signin's `watchlist`). */
+  readonly watchers = new Map<string, number>();
   /** Presence or signed-in user → their sockets, with how many presence channels (+1 when signed in) each has them in. */
   private readonly userSockets = new Map<string, Map<Connection, number>>();
 
@@ -52,6 +52,14 @@ export class AppState {
   private topicFor(name: string): string {
     if (this.topicPrefix !== "") return this.topicPrefix + name;
     return name === "" ? "\u0000" : name;
+  }
+
+  /**
+   * The transport topic of a watched user's watchers. No socket can subscribe to a `#` channel
+   * but its own `#server-to-user-<id>`, so this never meets a channel's topic.
+   */
+  watchTopic(user: string): string {
+    return this.topicFor(`#watch\u0000${user}`);
   }
 
   /** Records a new subscription on this node. */

@@ -93,7 +93,10 @@ export class Hub implements BusSink {
     this.bus = options.bus ?? localBus;
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
-    this.watchlist = new Watchlist((connection, frame) => this.send(connection, frame));
+    this.watchlist = new Watchlist(
+      (connection, frame) => this.send(connection, frame),
+      (topic, frame) => this.publisher!.publish(topic, frame),
+    );
     this.counts = new SubscriptionCounts(this.apps, this.nodeId, this.bus, (app, channel, frame) => this.fanOut(app, channel, frame, undefined, false), this.clock);
     this.presence = new Presence(
       this.apps,

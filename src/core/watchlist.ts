@@ -4,11 +4,16 @@ import type { Connection } from "./connection.ts";
 
 /**
  * Watchlists: each node tells its own watchers when a watched user comes online or goes offline
- * anywhere in the fleet, which every node knows from the signed-in roster. One frame is built per
- * change and written to each watcher of that user here; apps that use no watchlist pay nothing.
+ * anywhere in the fleet, which every node knows from the signed-in roster. A watcher's socket
+ * subscribes to one transport topic per watched user (`AppState.watchTopic`), so a change is one
+ * native publish however many sockets watch that user; apps that use no watchlist pay nothing.
  */
 export class Watchlist {
-  constructor(private readonly send: (connection: Connection, frame: string) => void) {}
+  constructor(
+    private readonly send: (connection: Connection, frame: string) => void,
+    /** Hands a frame to every subscriber of a transport topic on this node. */
+    private readonly publish: (topic: string, frame: string) => void,
+  ) {}
 
   /** Starts watching `ids` and tells the socket which of them are online now. */
   watch(app: AppState, connection: Connection, ids: readonly string[], isOnline: (user: string) => boolean): void {
@@ -16,19 +21,20 @@ export class Watchlist {
     connection.watching = unique;
     const online: string[] = [];
     for (const id of unique) {
-      let watchers = app.watchers.get(id);
-      if (!watchers) app.watchers.set(id, (watchers = new Set()));
-      watchers.add(connection);
+      app.watchers.set(id, (app.watchers.get(id) ?? 0) + 1);
+      connection.socket.subscribe(app.watchTopic(id));
       if (isOnline(id)) online.push(id);
     }
     if (online.length > 0) this.send(connection, watchlistEventsFrame("online", online));
   }
 
+  /** The socket is closing: the transport drops its topics, only the counts are ours to undo. */
   unwatch(connection: Connection): void {
     const app = connection.app;
     for (const id of connection.watching ?? []) {
-      const watchers = app.watchers.get(id);
-      if (watchers?.delete(connection) && watchers.size === 0) app.watchers.delete(id);
+      const count = app.watchers.get(id)! - 1;
+      if (count > 0) app.watchers.set(id, count);
+      else app.watchers.delete(id);
     }
     connection.watching = null;
   }
@@ -36,8 +42,8 @@ export class Watchlist {
   /** `user` signed in on their first socket in the fleet (`online`) or left from their last. */
   announce(app: AppState, user: string, online: boolean): void {
     const watchers = app.watchers.get(user);
-    if (!watchers) return;
-    const frame = watchlistEventsFrame(online ? "online" : "offline", [user]);
-    for (const connection of watchers) this.send(connection, frame);
+    if (watchers === undefined) return;
+    this.publish(app.watchTopic(user), watchlistEventsFrame(online ? "online" : "offline", [user]));
+    app.messagesSent += watchers;
   }
 }
