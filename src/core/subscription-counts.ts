@@ -78,6 +78,8 @@ export class SubscriptionCounts {
     if (!channels) this.tallies.set(app.id, (channels = new Map()));
     let tally = channels.get(channel);
     if (!tally) channels.set(channel, (tally = { nodes: new Map(), sentAt: 0, timer: null }));
+    // A resync repeats every count: only a change goes out.
+    if ((tally.nodes.get(node) ?? 0) === count && tally.nodes.size > 0) return;
     if (count > 0) tally.nodes.set(node, count);
     else tally.nodes.delete(node);
 
