@@ -32,7 +32,7 @@ export class Connection {
   userId: string | null = null;
   /** The user ids this socket watches (signin's `watchlist`). */
   watching: readonly string[] | null = null;
-  /** `user_authentication_timeout`'s check, while it is pending. */
+  /** `user_authentication_timeout`'s check, until the socket signs in or joins a private or presence channel. */
   authorizationTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -67,14 +67,6 @@ export class Connection {
     if (subscription === this.first) this.first = null;
     else this.more?.delete(channel);
     return subscription;
-  }
-
-  /** Signed in, or on a private or presence channel: what "authorized connections" asks for. */
-  get authorized(): boolean {
-    if (this.userId !== null) return true;
-    if (this.first?.channel.kind.authenticated) return true;
-    if (this.more) for (const subscription of this.more.values()) if (subscription.channel.kind.authenticated) return true;
-    return false;
   }
 
   touch(now: number): void {

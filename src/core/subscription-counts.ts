@@ -3,8 +3,8 @@ import { subscriptionCountFrame } from "../protocol/frames.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 
 /** Above this many subscribers a channel's count goes out at most once per THROTTLE_MS (Pusher's rule). */
-export const THROTTLE_ABOVE = 100;
-export const THROTTLE_MS = 5_000;
+const THROTTLE_ABOVE = 100;
+const THROTTLE_MS = 5_000;
 
 /** One channel's subscribers per node, and when its count last went out. */
 interface Tally {
@@ -65,12 +65,6 @@ export class SubscriptionCounts {
         }
       }
     }, 50).unref();
-  }
-
-  /** Subscribers of the channel across the fleet, as last heard. */
-  total(appId: string, channel: string): number {
-    const tally = this.tallies.get(appId)?.get(channel);
-    return tally ? sum(tally) : 0;
   }
 
   private set(app: AppState, channel: string, node: string, count: number): void {
