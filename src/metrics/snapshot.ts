@@ -13,6 +13,8 @@ export interface AppSnapshot {
   channels: number;
   subscriptions: number;
   presenceMembers: number;
+  /** Users signed in (`pusher:signin`) on at least one socket anywhere in the fleet. */
+  signedInUsers: number;
   messagesReceived: number;
   messagesSent: number;
   topChannels: Array<{ name: string; subscribers: number }>;
@@ -71,6 +73,7 @@ export async function takeSnapshot(hub: Hub, startedAt: number): Promise<Snapsho
       channels: app.channels.size,
       subscriptions,
       presenceMembers,
+      signedInUsers: app.rosters.get(SIGNED_IN)?.size ?? 0,
       messagesReceived: app.messagesReceived,
       messagesSent: app.messagesSent,
       topChannels: top.map((channel) => ({ name: channel.name, subscribers: channel.subscribers })),
