@@ -94,7 +94,8 @@ describe("reverb-uws start", () => {
     // The lines after the banner may reach the pipe in a later chunk.
     await until(() => output.text.includes("Open files limit"), "the open-files line");
     expect(output.text).toContain("App 1 limits: max_connections 50000, max_message_size 10000 bytes, ping_interval 60 s");
-    expect(output.text).toContain("max_channels_per_connection 1000, max_presence_members unlimited, max_buffered_bytes 1048576");
+    expect(output.text).toContain("max_channels_per_connection 1000, max_presence_members unlimited, max_presence_member_size unlimited, max_channel_name_length 200, ");
+    expect(output.text).toContain("max_event_name_length 200, max_buffered_bytes 1048576, user_authentication_timeout off, subscription_count off");
     expect(output.text).toMatch(/Open files limit \(ulimit -n\) \d+: room for about \d+ connections/);
   });
 

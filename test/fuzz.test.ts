@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { signChannel } from "../src/protocol/signatures.ts";
+import { signChannel, signUser } from "../src/protocol/signatures.ts";
 import { RecordingLogger } from "./helpers/log.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
@@ -100,12 +100,16 @@ class Mutator {
   }
 }
 
-const CHANNELS = ["fuzz", "watched", "private-fuzz", "presence-fuzz", "private-cache-fuzz", "presence-cache-fuzz", "cache-fuzz", "private-encrypted-fuzz", "", "#", "presence-"];
+const CHANNELS = ["fuzz", "watched", "private-fuzz", "presence-fuzz", "private-cache-fuzz", "presence-cache-fuzz", "cache-fuzz", "private-encrypted-fuzz", "", "#", "presence-", "#server-to-user-1", "#server-to-user-2"];
 
 /** A frame a real client could send, before any damage. */
 function validMessage(m: Mutator): { message: Record<string, unknown>; sign: boolean } {
   const channel = m.pick(CHANNELS);
-  switch (m.int(8)) {
+  switch (m.int(9)) {
+    case 8: {
+      const watchlist = Array.from({ length: m.pick([0, 2, 101]) }, () => String(m.int(5)));
+      return { message: { event: "pusher:signin", data: { user_data: JSON.stringify({ id: String(m.int(5)), watchlist }) } }, sign: true };
+    }
     case 0: return { message: { event: "pusher:subscribe", data: { channel } }, sign: true };
     case 1: return { message: { event: "pusher:subscribe", data: { channel, channel_data: { user_id: m.int(50), user_info: { name: "fuzz" } } } }, sign: true };
     case 2: return { message: { event: "pusher:unsubscribe", data: { channel } }, sign: false };
@@ -117,6 +121,9 @@ function validMessage(m: Mutator): { message: Record<string, unknown>; sign: boo
 /** Serializes a subscribe the way pusher-js does (channel_data as a string), signed for this socket. */
 function finish(message: Record<string, unknown>, socketId: string, sign: boolean): string {
   const data = message.data as Record<string, unknown> | undefined;
+  if (sign && message.event === "pusher:signin" && data && typeof data === "object" && typeof data.user_data === "string") {
+    data.auth ??= signUser(APP.key, APP.secret, socketId, data.user_data);
+  }
   if (data && typeof data === "object" && !Array.isArray(data) && typeof data.channel === "string") {
     if (typeof data.channel_data === "object" && data.channel_data !== null) data.channel_data = JSON.stringify(data.channel_data);
     const channelData = typeof data.channel_data === "string" ? data.channel_data : null;
@@ -183,6 +190,7 @@ async function httpFuzzer(server: TestServer, m: Mutator, deadline: number, sent
     if (!path.startsWith("/")) path = `/${path}`;
     const params: Record<string, string> = {};
     if (m.chance(0.3)) params[m.pick(["info", "filter_by_prefix", "auth_key", "extra", "body_md5"])] = JSON.stringify(m.junk());
+    if (m.chance(0.05)) params.filter_by_prefix = "#server-to-user-";
     let query: string;
     const signing = m.int(10);
     if (signing < 7) query = signedQuery(method, path, body, { key: APP.key, secret: APP.secret, params });
@@ -210,7 +218,7 @@ afterEach(async () => {
 
 test(`fuzz (seed ${SEED}): no exception, no 5xx, and a watcher that loses nothing`, async () => {
   const log = new RecordingLogger();
-  server = await startTestServer({ apps: [{ ...APP, accept_client_events_from: "all" }], server: { metrics_token: "t" } }, log);
+  server = await startTestServer({ apps: [{ ...APP, accept_client_events_from: "all", subscription_count: true }], server: { metrics_token: "t" } }, log);
   const watcher = await RawClient.connect(server.wsUrl());
   await watcher.subscribe("watched");
   const random = prng(SEED);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { signUser } from "../src/protocol/signatures.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
@@ -58,6 +59,20 @@ describe("/metrics", () => {
     expect(metric(text, "reverb_http_requests_total", 'route="channels",status="401"')).toBe(1);
     expect(metric(text, "reverb_http_requests_total", 'route="websocket",status="101"')).toBe(3);
     expect(text).toContain("# TYPE reverb_messages_sent_total counter");
+  });
+
+  test("signed-in users are counted apart from presence members", async () => {
+    const server = await serve("s3cret");
+    for (const id of ["1", "1", "2"]) {
+      const client = await RawClient.connect(server.wsUrl());
+      clients.push(client);
+      const userData = JSON.stringify({ id });
+      client.send({ event: "pusher:signin", data: { auth: signUser(APP.key, APP.secret, client.socketId, userData), user_data: userData } });
+      await client.next("pusher:signin_success");
+    }
+    const text = await (await fetch(`${server.url}/metrics?token=s3cret`)).text();
+    expect(metric(text, "reverb_signed_in_users", `app="${APP.app_id}"`)).toBe(2);
+    expect(metric(text, "reverb_presence_members", `app="${APP.app_id}"`)).toBe(0);
   });
 
   test("the dashboard feed reports the same numbers as JSON", async () => {

@@ -36,6 +36,11 @@ describe("loadConfig", () => {
       rate_limiting: { enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false },
       max_channels_per_connection: 1_000,
       max_presence_members: null,
+      max_presence_member_size: null,
+      max_channel_name_length: 200,
+      max_event_name_length: 200,
+      user_authentication_timeout: null,
+      subscription_count: false,
     });
   });
 
@@ -61,6 +66,11 @@ describe("loadConfig", () => {
         REVERB_APP_RATE_LIMIT_TERMINATE: "true",
         REVERB_APP_MAX_CHANNELS_PER_CONNECTION: "null",
         REVERB_APP_MAX_PRESENCE_MEMBERS: "100",
+        REVERB_APP_MAX_PRESENCE_MEMBER_SIZE: "1000",
+        REVERB_APP_MAX_CHANNEL_NAME_LENGTH: "null",
+        REVERB_APP_MAX_EVENT_NAME_LENGTH: "64",
+        REVERB_APP_USER_AUTHENTICATION_TIMEOUT: "30",
+        REVERB_APP_SUBSCRIPTION_COUNT: "true",
       },
     });
     if (!result.ok) throw new Error(result.errors.join("\n"));
@@ -75,6 +85,11 @@ describe("loadConfig", () => {
       rate_limiting: { enabled: true, max_attempts: 5, decay_seconds: 2, terminate_on_limit: true },
       max_channels_per_connection: null,
       max_presence_members: 100,
+      max_presence_member_size: 1000,
+      max_channel_name_length: null,
+      max_event_name_length: 64,
+      user_authentication_timeout: 30,
+      subscription_count: true,
     });
   });
 
@@ -130,6 +145,18 @@ describe("loadConfig", () => {
     expect(result.errors).toContain("REVERB_APP_SECRET: is required");
     expect(result.errors).toContain("REVERB_APP_PING_INTERVAL: must be at least 1 (got 0)");
     expect(result.errors).toContain('REVERB_APP_RATE_LIMITING_ENABLED: must be true or false (got "maybe")');
+  });
+
+  test("the user-feature keys name themselves in their errors", async () => {
+    const result = await loadConfig({
+      cwd: scratch(),
+      env: { ...CREDENTIALS, REVERB_APP_USER_AUTHENTICATION_TIMEOUT: "0", REVERB_APP_SUBSCRIPTION_COUNT: "sometimes", REVERB_APP_MAX_CHANNEL_NAME_LENGTH: "long" },
+    });
+    expect(result.ok ? [] : result.errors).toEqual(expect.arrayContaining([
+      "REVERB_APP_USER_AUTHENTICATION_TIMEOUT: must be at least 1 (got 0)",
+      'REVERB_APP_SUBSCRIPTION_COUNT: must be true or false (got "sometimes")',
+      'REVERB_APP_MAX_CHANNEL_NAME_LENGTH: must be a whole number (got "long")',
+    ]));
   });
 
   test("config file problems name the file and the key path; duplicate keys are refused", async () => {

@@ -13,7 +13,7 @@ function setup() {
   const presence = new Presence(apps, localBus.nodeId, localBus, NO_HOOKS, (_app, _channel, frame) => {
     const parsed = JSON.parse(frame) as { event: string; data: string };
     sent.push({ event: parsed.event.replace("pusher_internal:", ""), user: (JSON.parse(parsed.data) as { user_id: unknown }).user_id });
-  }, (error) => sent.push({ event: "error", user: String(error) }));
+  }, (_app, user, online) => sent.push({ event: online ? "online" : "offline", user }), (error) => sent.push({ event: "error", user: String(error) }));
   return { app, presence, sent };
 }
 

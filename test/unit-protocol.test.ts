@@ -75,9 +75,9 @@ describe("inbound frames", () => {
     ["channel_data an object", '{"event":"pusher:subscribe","data":{"channel":"a","channel_data":{}}}'],
     ["channel_data not JSON", '{"event":"pusher:subscribe","data":{"channel":"a","channel_data":"Hello"}}'],
     ["unsubscribe without channel", '{"event":"pusher:unsubscribe","data":{}}'],
-    ["unknown pusher event", '{"event":"pusher:signin","data":{}}'],
+    ["unknown pusher event", '{"event":"pusher:unknown","data":{}}'],
     ["client event with an array channel", '{"event":"client-x","channel":["a"],"data":{}}'],
-    ["client event with scalar data", '{"event":"client-x","channel":"a","data":"\\"hello\\""}'],
+    ["client event with number data", '{"event":"client-x","channel":"a","data":5}'],
   ];
   for (const [what, text] of invalid) {
     test(`invalid: ${what}`, () => {
@@ -88,6 +88,15 @@ describe("inbound frames", () => {
     expect(parseClientMessage('{"event":"client-x","channel":"a","data":"{\\"id\\":1}"}')).toMatchObject({ type: "client-event", data: { id: 1 } });
     expect(parseClientMessage('{"event":"other","channel":"a"}').type).toBe("ignored");
     expect(parseClientMessage('{"event":"pusher:ping"}').type).toBe("ping");
+  });
+  test("client events may carry a plain string, as pusher-js's trigger('client-x', 'hi') sends", () => {
+    expect(parseClientMessage('{"event":"client-x","channel":"a","data":"hi"}')).toMatchObject({ type: "client-event", data: "hi" });
+    expect(parseClientMessage('{"event":"client-x","channel":"a","data":"\\"hello\\""}')).toMatchObject({ type: "client-event", data: "hello" });
+  });
+  test("pusher:signin carries auth and user_data as strings, or null for the hub to refuse", () => {
+    expect(parseClientMessage(JSON.stringify({ event: "pusher:signin", data: { auth: "k:s", user_data: '{"id":"1"}' } }))).toEqual({ type: "signin", auth: "k:s", userData: '{"id":"1"}' });
+    expect(parseClientMessage('{"event":"pusher:signin","data":{"user_data":5}}')).toEqual({ type: "signin", auth: null, userData: null });
+    expect(parseClientMessage('{"event":"pusher:signin"}')).toEqual({ type: "signin", auth: null, userData: null });
   });
 });
 

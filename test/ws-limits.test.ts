@@ -29,6 +29,9 @@ const TOO_MANY_CHANNELS = error(4300, "Subscription refused: this connection is 
 const PRESENCE_FULL = error(4300, "Subscription refused: the presence channel has max_presence_members members");
 const INVALID_USER_ID = error(4200, "Invalid message format: a presence user_id must be a string or a number");
 const UNAUTHORIZED = error(4009, "Connection is unauthorized");
+const NAME_TOO_LONG = error(4300, "Refused: the channel name is over max_channel_name_length characters");
+const EVENT_TOO_LONG = error(4300, "Client event refused: the event name is over max_event_name_length characters");
+const MEMBER_TOO_LARGE = error(4300, "Subscription refused: channel_data is over max_presence_member_size bytes");
 
 /** Sends `count` subscribes at once and waits for as many answers. */
 async function subscribeMany(client: RawClient, names: string[]): Promise<void> {
@@ -118,6 +121,59 @@ describe("max_presence_members", () => {
     for (const [i, member] of members.entries()) {
       expect((await presenceJoin(member, "presence-big", JSON.stringify({ user_id: i }))).event).toBe("pusher_internal:subscription_succeeded");
     }
+  });
+});
+
+describe("max_channel_name_length and max_event_name_length", () => {
+  test("200 by default: a longer channel name is refused on subscribe and on client events, logged, and the socket stays open", async () => {
+    const log = new RecordingLogger();
+    server = await startTestServer({ apps: [{ ...APP, accept_client_events_from: "all" }] }, log);
+    const client = await connect();
+    const peer = await connect();
+    expect((await client.subscribe("c".repeat(200))).event).toBe("pusher_internal:subscription_succeeded");
+    expect(await client.subscribe("c".repeat(201))).toEqual(NAME_TOO_LONG);
+    expect(log.matching("WARN", "max_channel_name_length (200)")).toHaveLength(1);
+    client.send({ event: "client-x", channel: "d".repeat(201), data: {} });
+    await client.waitFor(() => client.count("pusher:error") === 2, "the client event refusal");
+    expect(client.frames.at(-1)).toEqual(NAME_TOO_LONG);
+    await stillServed(client);
+
+    await peer.subscribe("room");
+    await client.subscribe("room");
+    client.send({ event: `client-${"e".repeat(193)}`, channel: "room", data: {} });
+    await peer.next(`client-${"e".repeat(193)}`);
+    client.send({ event: `client-${"e".repeat(194)}`, channel: "room", data: {} });
+    await client.waitFor(() => client.count("pusher:error") === 3, "the event name refusal");
+    expect(client.frames.at(-1)).toEqual(EVENT_TOO_LONG);
+    expect(log.matching("WARN", "max_event_name_length (200)")).toHaveLength(1);
+    await stillServed(client);
+    expect(peer.count(`client-${"e".repeat(194)}`)).toBe(0);
+  });
+
+  test("configurable, and null turns them off", async () => {
+    server = await startTestServer({ apps: [{ ...APP, max_channel_name_length: 5, max_event_name_length: null }] });
+    const client = await connect();
+    expect(await client.subscribe("abcdef")).toEqual(NAME_TOO_LONG);
+    await server.stop();
+    server = await startTestServer({ apps: [{ ...APP, max_channel_name_length: null }] });
+    const other = await connect();
+    expect((await other.subscribe("c".repeat(5000))).event).toBe("pusher_internal:subscription_succeeded");
+  });
+});
+
+describe("max_presence_member_size", () => {
+  test("channel_data over the limit is refused with 4300 and logged; the member at the limit joins; the socket stays open", async () => {
+    const log = new RecordingLogger();
+    server = await startTestServer({ apps: [{ ...APP, max_presence_member_size: 40 }] }, log);
+    const client = await connect();
+    const atLimit = JSON.stringify({ user_id: 1, user_info: { n: "x".repeat(6) } });
+    expect(Buffer.byteLength(atLimit)).toBe(40);
+    const over = JSON.stringify({ user_id: 2, user_info: { n: "xxxxxé" } });
+    expect([over.length, Buffer.byteLength(over)]).toEqual([40, 41]);
+    expect(await presenceJoin(client, "presence-a", over)).toEqual(MEMBER_TOO_LARGE);
+    expect(log.matching("WARN", "max_presence_member_size (40 bytes)")).toHaveLength(1);
+    expect((await presenceJoin(client, "presence-a", atLimit)).event).toBe("pusher_internal:subscription_succeeded");
+    await stillServed(client);
   });
 });
 

@@ -22,6 +22,8 @@ export interface BusSink {
   /** Another node's subscriber count of a channel changed (for occupancy webhooks). */
   remoteOccupancy(node: string, appId: string, channel: string, count: number): void;
   terminateLocal(appId: string, user: string): void;
+  /** Node `node` now has `count` subscribers on the channel (apps with `subscription_count`). */
+  remoteSubscriptionCount(node: string, appId: string, channel: string, count: number): void;
   /** Built in slices, so a node with very many channels keeps serving while it answers. */
   localStats(appId: string, names: string[] | null, prefix: string | null): Promise<NodeStats>;
   presenceSnapshot(): PresenceSnapshot;
@@ -61,6 +63,8 @@ export interface Bus {
   occupancy(appId: string, channel: string, count: number): void;
   /** The other live nodes' ids (empty when alone). */
   peerIds(): Iterable<string>;
+  /** This node's subscriber count of a channel changed (apps with `subscription_count`). */
+  subscriptionCount(appId: string, channel: string, count: number): void;
   /** Open connections of the app on the other nodes, as last heard. */
   remoteConnections(appId: string): number;
   /** The other nodes' numbers; empty when alone or cut off. */
@@ -85,6 +89,7 @@ export const localBus: Bus = {
   terminate() {},
   occupancy() {},
   peerIds: () => [],
+  subscriptionCount() {},
   remoteConnections: () => 0,
   gatherStats: async () => [],
   health: () => null,

@@ -55,8 +55,10 @@ export const EnvelopeSchema = v.variant("t", [
   v.object({ n: node, t: v.literal("gone") }),
   /** The node is stopping: the others forget it now instead of after node_timeout. */
   v.object({ n: node, t: v.literal("bye") }),
-  /** Close every socket of a presence user, on every node. */
+  /** Close every socket of a presence or signed-in user, on every node. */
   v.object({ n: node, t: v.literal("terminate"), a: appId, u: v.string() }),
+  /** Node `n` now has `k` subscribers on channel `c` (apps with `subscription_count`). */
+  v.object({ n: node, t: v.literal("count"), a: appId, c: v.string(), k: v.number() }),
 ]);
 
 export type Envelope = v.InferOutput<typeof EnvelopeSchema>;

@@ -95,6 +95,10 @@ export abstract class FleetBus implements Bus {
     this.transmit({ t: "terminate", a: appId, u: user });
   }
 
+  subscriptionCount(appId: string, channel: string, count: number): void {
+    this.transmit({ t: "count", a: appId, c: channel, k: count });
+  }
+
   occupancy(appId: string, channel: string, count: number): void {
     this.transmit({ t: "occupancy", a: appId, c: channel, s: count });
   }
@@ -265,6 +269,8 @@ export abstract class FleetBus implements Bus {
         return sink.replaceNode(envelope.n, envelope.presence, envelope.occ);
       case "occupancy":
         return sink.remoteOccupancy(envelope.n, envelope.a, envelope.c, envelope.s);
+      case "count":
+        return sink.remoteSubscriptionCount(envelope.n, envelope.a, envelope.c, envelope.k);
       case "query":
         void sink.localStats(envelope.a, envelope.names, envelope.prefix).then((stats) => this.transmit({ t: "reply", id: envelope.id, to: envelope.n, stats }));
         return;

@@ -159,6 +159,19 @@ export const AppConfigSchema = v.object({
   max_channels_per_connection: v.optional(limit(1), 1_000),
   /** Distinct users on one presence channel across the fleet; null: no limit (Pusher's is 100). */
   max_presence_members: v.optional(limit(1), null),
+  /** Bytes of one presence member's `channel_data`; null: no limit. */
+  max_presence_member_size: v.optional(limit(1), null),
+  /** Characters of a channel name a socket may subscribe or send client events to (Pusher: 200). */
+  max_channel_name_length: v.optional(limit(1), 200),
+  /** Characters of a client event's name (Pusher: 200). */
+  max_event_name_length: v.optional(limit(1), 200),
+  /**
+   * Seconds a socket may stay without signing in or holding a private or presence channel
+   * before it is closed with 4009 (Pusher's "authorized connections"); null: off.
+   */
+  user_authentication_timeout: v.optional(limit(1), null),
+  /** Send `pusher_internal:subscription_count` to non-presence channels' subscribers. */
+  subscription_count: v.optional(boolean, false),
   /**
    * Bytes waiting to be sent to one socket before it is closed with 4100: a client that stops
    * reading must not hold the server's memory. Keep it above the app's largest event.

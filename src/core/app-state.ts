@@ -28,7 +28,9 @@ export class AppState {
   readonly cache: CacheStore;
   /** Null when the app allows every origin. */
   readonly originCheck: OriginCheck | null;
-  /** Presence user → their sockets, with how many presence channels each has them in. */
+  /** Watched user id → how many sockets here watch them (signin's `watchlist`). */
+  readonly watchers = new Map<string, number>();
+  /** Presence or signed-in user → their sockets, with how many presence channels (+1 when signed in) each has them in. */
   private readonly userSockets = new Map<string, Map<Connection, number>>();
 
   /** Scopes transport topics to this app; empty when the server has no other app to keep apart. */
@@ -50,6 +52,14 @@ export class AppState {
   private topicFor(name: string): string {
     if (this.topicPrefix !== "") return this.topicPrefix + name;
     return name === "" ? "\u0000" : name;
+  }
+
+  /**
+   * The transport topic of a watched user's watchers. No socket can subscribe to a `#` channel
+   * but its own `#server-to-user-<id>`, so this never meets a channel's topic.
+   */
+  watchTopic(user: string): string {
+    return this.topicFor(`#watch\u0000${user}`);
   }
 
   /** Records a new subscription on this node. */
@@ -88,18 +98,18 @@ export class AppState {
     if (this.rosters.get(name)?.size === 0) this.rosters.delete(name);
   }
 
-  /** The sockets of a presence user, for `terminate_connections`. */
+  /** The sockets of a presence or signed-in user, for `terminate_connections`. */
   socketsOfUser(userKey: string): Connection[] {
     return [...(this.userSockets.get(userKey)?.keys() ?? [])];
   }
 
-  private addUserSocket(userKey: string, connection: Connection): void {
+  addUserSocket(userKey: string, connection: Connection): void {
     let sockets = this.userSockets.get(userKey);
     if (!sockets) this.userSockets.set(userKey, (sockets = new Map()));
     sockets.set(connection, (sockets.get(connection) ?? 0) + 1);
   }
 
-  private removeUserSocket(userKey: string, connection: Connection): void {
+  removeUserSocket(userKey: string, connection: Connection): void {
     const sockets = this.userSockets.get(userKey)!;
     const count = sockets.get(connection)! - 1;
     if (count > 0) sockets.set(connection, count);

@@ -31,9 +31,16 @@ export function channelInfo(app: AppState, name: string, info: ReadonlySet<strin
   return result;
 }
 
-/** Each occupied channel with its attributes, lazily: the caller serializes them in slices. */
-export function* occupiedChannels(app: AppState, info: ReadonlySet<string>, stats: FleetStats, now: number): Generator<[string, Record<string, unknown>]> {
-  for (let i = 0; i < stats.names.length; i++) yield [stats.names[i]!, channelInfo(app, stats.names[i]!, info, stats.subscribers[i]!, now)];
+/**
+ * Each occupied channel with its attributes, lazily: the caller serializes them in slices. The
+ * server's `#server-to-user-` channels (one per signed-in user) are listed only when asked for by
+ * a `#` prefix, so they do not swamp the app's own channels.
+ */
+export function* occupiedChannels(app: AppState, info: ReadonlySet<string>, stats: FleetStats, now: number, reserved: boolean): Generator<[string, Record<string, unknown>]> {
+  for (let i = 0; i < stats.names.length; i++) {
+    const name = stats.names[i]!;
+    if (reserved || !name.startsWith("#")) yield [name, channelInfo(app, name, info, stats.subscribers[i]!, now)];
+  }
 }
 
 /** Presence users in the order they joined, ids in the type the client sent; null: no such roster. */

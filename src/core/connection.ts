@@ -28,6 +28,12 @@ export class Connection {
   rateWindowStart = 0;
   rateWindowCount = 0;
   established = false;
+  /** The `id` of `pusher:signin`'s `user_data`, once signed in. */
+  userId: string | null = null;
+  /** The user ids this socket watches (signin's `watchlist`). */
+  watching: readonly string[] | null = null;
+  /** `user_authentication_timeout`'s check, until the socket signs in or joins a private or presence channel. */
+  authorizationTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     readonly socketId: string,

@@ -5,15 +5,20 @@ import {
   PONG_FRAME,
   cacheMissFrame,
   connectionEstablishedFrame,
+  signinSuccessFrame,
   subscriptionSucceededFrame,
 } from "../protocol/frames.ts";
 import { parseChannelData, parseClientMessage, type ClientMessage } from "../protocol/messages.ts";
-import { verifyChannelAuth } from "../protocol/signatures.ts";
+import { verifyChannelAuth, verifyUserAuth } from "../protocol/signatures.ts";
+import { MAX_WATCHLIST, parseUserData, serverToUserChannel } from "../protocol/user-data.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
+import type { Channel } from "./channel.ts";
 import type { Connection, Subscription } from "./connection.ts";
 import type { Publisher, Socket } from "./socket.ts";
 import { asNodeStats, localCounts, withRemotes, type FleetStats } from "./fleet-stats.ts";
-import { Presence } from "./presence.ts";
+import { Presence, SIGNED_IN } from "./presence.ts";
+import { SubscriptionCounts } from "./subscription-counts.ts";
+import { Watchlist } from "./watchlist.ts";
 import { localBus, type Bus, type BusSink, type NodeStats, type OccupancySnapshot, type PresenceSnapshot } from "../bus/bus.ts";
 import { NO_HOOKS, type ChannelHooks } from "./hooks.ts";
 import type { Logger } from "../log.ts";
@@ -55,6 +60,11 @@ function presenceUserKey(data: Record<string, unknown> | null): string | null | 
   return INVALID_USER;
 }
 
+/** Pusher counts every channel but presence (which has member events) and the server's `#` channels. */
+function countsSubscribers(name: string, presence: boolean): boolean {
+  return !presence && !name.startsWith("#");
+}
+
 function userIdOf(connection: Connection, subscription: Subscription): unknown {
   const own = subscription.data?.user_id;
   if (own) return own;
@@ -77,6 +87,8 @@ export class Hub implements BusSink {
   private readonly clock: () => number;
   private readonly presence: Presence;
   private readonly hooks: ChannelHooks;
+  private readonly watchlist: Watchlist;
+  private readonly counts: SubscriptionCounts;
   private publisher: Publisher | null = null;
 
   constructor(options: HubOptions) {
@@ -86,12 +98,18 @@ export class Hub implements BusSink {
     this.nodeId = this.bus.nodeId;
     this.clock = options.clock ?? Date.now;
     this.hooks = options.hooks ?? NO_HOOKS;
+    this.watchlist = new Watchlist(
+      (connection, frame) => this.send(connection, frame),
+      (topic, frame) => this.publisher!.publish(topic, frame),
+    );
+    this.counts = new SubscriptionCounts(this.apps, this.nodeId, this.bus, (app, channel, frame) => this.fanOut(app, channel, frame, undefined, false), this.clock);
     this.presence = new Presence(
       this.apps,
       this.nodeId,
       this.bus,
       this.hooks,
       (app, channel, frame, except) => this.fanOut(app, channel, frame, except, false),
+      (app, user, online) => this.watchlist.announce(app, user, online),
       (error) => this.log.error(`Announcing a member_removed failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     );
   }
@@ -117,6 +135,8 @@ export class Hub implements BusSink {
     }
     connection.established = true;
     app.connections.set(connection.socketId, connection);
+    const timeout = app.config.user_authentication_timeout;
+    if (timeout !== null) connection.authorizationTimer = setTimeout(() => this.authorizationExpired(connection), timeout * 1000);
     if (this.log.debugging) this.log.debug("Connection Established", `${connection.socketId} app ${app.id}`);
     this.send(connection, connectionEstablishedFrame(connection.socketId, app.config.activity_timeout));
   }
@@ -125,7 +145,9 @@ export class Hub implements BusSink {
     if (!connection.established) return;
     connection.established = false;
     const app = connection.app;
+    this.clearAuthorizationTimer(connection);
     for (const subscription of connection.subscriptions()) this.leave(connection, subscription.channel.name, false);
+    if (connection.userId !== null) this.signOut(connection, connection.userId);
     app.connections.delete(connection.socketId);
     if (this.log.debugging) this.log.debug("Connection Closed", `${connection.socketId} app ${app.id}`);
   }
@@ -167,6 +189,8 @@ export class Hub implements BusSink {
         return this.send(connection, connectionEstablishedFrame(connection.socketId, app.config.activity_timeout));
       case "client-event":
         return this.clientEvent(connection, message);
+      case "signin":
+        return this.signin(connection, message);
       case "invalid":
         this.log.warn(`Invalid message from ${connection.socketId} (app ${app.id}): ${message.reason}`);
         return this.sendError(connection, "invalidMessage");
@@ -188,7 +212,10 @@ export class Hub implements BusSink {
     if (app) this.fanOut(app, channel, frame, exceptSocketId === null ? undefined : app.connections.get(exceptSocketId));
   }
 
-  /** Closes every connection of a presence user on every node; cleanup sends `member_removed`. */
+  /**
+   * Closes every connection of a presence or signed-in user on every node; cleanup sends
+   * `member_removed` and watchlist `offline`.
+   */
   terminateUser(app: AppState, userId: string): number {
     this.bus.terminate(app.id, userId);
     return this.terminateLocal(app.id, userId);
@@ -225,10 +252,16 @@ export class Hub implements BusSink {
   replaceNode(node: string, snapshot: PresenceSnapshot | null, occupancy: OccupancySnapshot = []): void {
     this.presence.replaceNode(node, snapshot);
     this.hooks.replaceNode(node, snapshot === null ? null : occupancy);
+    if (snapshot === null) this.counts.dropNode(node);
+    else this.counts.resendSoon();
   }
 
   remoteOccupancy(node: string, appId: string, channel: string, count: number): void {
     this.hooks.remoteCount(node, appId, channel, count);
+  }
+
+  remoteSubscriptionCount(node: string, appId: string, channel: string, count: number): void {
+    this.counts.remote(node, appId, channel, count);
   }
 
   occupancySnapshot(): OccupancySnapshot {
@@ -306,17 +339,29 @@ export class Hub implements BusSink {
   private subscribe(connection: Connection, message: Extract<ClientMessage, { type: "subscribe" }>): void {
     const app = connection.app;
     const { channel: name, channelData } = message;
+    if (this.overNameLimit(connection, name)) return;
+    if (name.startsWith("#") && (connection.userId === null || name !== serverToUserChannel(connection.userId))) {
+      this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) asked for reserved channel ${logName(name)}`);
+      return this.sendError(connection, "reservedChannel");
+    }
     const kind = channelKind(name);
     if (kind.authenticated && !verifyChannelAuth(app.key, app.secret, connection.socketId, name, channelData, message.auth)) {
       this.log.warn(`Subscription refused: bad auth from ${connection.socketId} for ${logName(name)} (app ${app.id})`);
       return this.sendError(connection, "unauthorized");
     }
+    if (kind.authenticated) this.clearAuthorizationTimer(connection);
 
+    let joined: Channel | null = null;
     if (!connection.subscription(name)) {
       const maxChannels = app.config.max_channels_per_connection;
       if (maxChannels !== null && connection.subscriptionCount >= maxChannels) {
         this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) is on max_channels_per_connection (${maxChannels}) channels; refused ${logName(name)}`);
         return this.sendError(connection, "tooManyChannels");
+      }
+      const maxMemberSize = app.config.max_presence_member_size;
+      if (kind.presence && maxMemberSize !== null && channelData !== null && overByteLimit(channelData, maxMemberSize)) {
+        this.log.warn(`Subscription refused: ${connection.socketId} (app ${app.id}) sent channel_data over max_presence_member_size (${maxMemberSize} bytes) for ${logName(name)}`);
+        return this.sendError(connection, "memberTooLarge");
       }
       const data = parseChannelData(channelData);
       const userKey = kind.presence ? presenceUserKey(data) : null;
@@ -329,14 +374,15 @@ export class Hub implements BusSink {
         this.log.warn(`Subscription refused: ${logName(name)} (app ${app.id}) has max_presence_members (${maxMembers}) members; refused ${connection.socketId}`);
         return this.sendError(connection, "presenceFull");
       }
-      const channel = app.subscribe(connection, name, kind, data, userKey);
-      connection.socket.subscribe(channel.topic);
+      joined = app.subscribe(connection, name, kind, data, userKey);
+      connection.socket.subscribe(joined.topic);
       // Before the member: Pusher sends channel_occupied ahead of member_added.
-      if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, channel.subscribers);
+      if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, joined.subscribers);
       if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);
     }
 
     this.send(connection, subscriptionSucceededFrame(name, kind.presence ? this.presence.succeededData(app, name) : "{}"));
+    if (joined !== null && app.config.subscription_count && countsSubscribers(name, kind.presence)) this.counts.changed(app, name, joined.subscribers);
     if (!kind.cache) return;
     const cached = app.cache.get(name, this.clock());
     this.send(connection, cached ?? cacheMissFrame(name));
@@ -351,6 +397,76 @@ export class Hub implements BusSink {
     if (left.userKey !== null) this.presence.left(app, name, this.nodeId, left.userKey);
     // After the member: member_removed goes ahead of channel_vacated, as Pusher sends them.
     if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, left.channel.subscribers);
+    if (app.config.subscription_count && countsSubscribers(name, left.channel.kind.presence)) this.counts.changed(app, name, left.channel.subscribers);
+  }
+
+  /**
+   * `pusher:signin`: a bad signature, bad `user_data` or another user on a signed-in socket is
+   * refused with 4009 and a close, as Pusher does. Signed in, the socket is on its user's
+   * `#server-to-user-<id>` channel, counted in the fleet's signed-in roster, and watching.
+   */
+  private signin(connection: Connection, message: Extract<ClientMessage, { type: "signin" }>): void {
+    const app = connection.app;
+    const { userData } = message;
+    if (userData === null || !verifyUserAuth(app.key, app.secret, connection.socketId, userData, message.auth)) {
+      this.log.warn(`Signin refused: bad auth from ${connection.socketId} (app ${app.id})`);
+      return this.refuse(connection.socket, "signinUnauthorized");
+    }
+    const user = parseUserData(userData);
+    if (user === null) {
+      this.log.warn(`Signin refused: ${connection.socketId} (app ${app.id}) sent user_data without a non-empty string id or with a bad watchlist`);
+      return this.refuse(connection.socket, "signinBadUserData");
+    }
+    if (connection.userId !== null) {
+      if (connection.userId === user.id) return this.send(connection, signinSuccessFrame(userData));
+      this.log.warn(`Signin refused: ${connection.socketId} (app ${app.id}) is signed in as another user`);
+      return this.refuse(connection.socket, "signinOtherUser");
+    }
+
+    connection.userId = user.id;
+    this.clearAuthorizationTimer(connection);
+    app.addUserSocket(user.id, connection);
+    const name = serverToUserChannel(user.id);
+    if (!connection.subscription(name)) connection.socket.subscribe(app.subscribe(connection, name, channelKind(name), null, null).topic);
+    this.send(connection, signinSuccessFrame(userData));
+    this.presence.joined(app, SIGNED_IN, this.nodeId, user.id, { user_id: user.id }, undefined);
+    if (user.watchlist === undefined) return;
+    if (user.watchlist.length > MAX_WATCHLIST) {
+      this.log.warn(`Watchlist of user ${logName(user.id)} (app ${app.id}) has ${user.watchlist.length} ids; only the first ${MAX_WATCHLIST} are watched`);
+      this.sendError(connection, "watchlistTooLong");
+    }
+    this.watchlist.watch(app, connection, user.watchlist.slice(0, MAX_WATCHLIST), (id) => app.rosters.get(SIGNED_IN)?.members.has(id) ?? false);
+  }
+
+  private signOut(connection: Connection, userId: string): void {
+    const app = connection.app;
+    app.removeUserSocket(userId, connection);
+    this.watchlist.unwatch(connection);
+    this.presence.left(app, SIGNED_IN, this.nodeId, userId);
+    connection.userId = null;
+  }
+
+  /** Signed in, on a private or presence channel, or gone: `user_authentication_timeout` is met. */
+  private clearAuthorizationTimer(connection: Connection): void {
+    if (connection.authorizationTimer === null) return;
+    clearTimeout(connection.authorizationTimer);
+    connection.authorizationTimer = null;
+  }
+
+  private authorizationExpired(connection: Connection): void {
+    connection.authorizationTimer = null;
+    if (!connection.established) return;
+    this.log.warn(`Connection ${connection.socketId} (app ${connection.app.id}) neither signed in nor joined a private or presence channel within user_authentication_timeout: closing with 4009`);
+    this.refuse(connection.socket, "notAuthorizedInTime");
+  }
+
+  /** `max_channel_name_length`: refused with 4300, the socket stays open. */
+  private overNameLimit(connection: Connection, name: string): boolean {
+    const max = connection.app.config.max_channel_name_length;
+    if (max === null || name.length <= max) return false;
+    this.log.warn(`Refused: ${connection.socketId} (app ${connection.app.id}) named a channel over max_channel_name_length (${max}): ${logName(name)}`);
+    this.sendError(connection, "channelNameTooLong");
+    return true;
   }
 
   /**
@@ -376,6 +492,16 @@ export class Hub implements BusSink {
     const app = connection.app;
     const mode = app.config.accept_client_events_from;
     if (mode === "none") return this.sendError(connection, "clientEventsDisabled");
+    if (this.overNameLimit(connection, message.channel)) return;
+    const maxEvent = app.config.max_event_name_length;
+    if (maxEvent !== null && message.event.length > maxEvent) {
+      this.log.warn(`Client event refused: ${connection.socketId} (app ${app.id}) sent an event name over max_event_name_length (${maxEvent}): ${logName(message.event)}`);
+      return this.sendError(connection, "eventNameTooLong");
+    }
+    if (message.channel.startsWith("#")) {
+      this.log.warn(`Client event refused: ${connection.socketId} (app ${app.id}) sent to reserved channel ${logName(message.channel)}`);
+      return this.sendError(connection, "reservedChannel");
+    }
 
     let frame: string;
     if (mode === "members") {

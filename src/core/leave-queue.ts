@@ -1,4 +1,3 @@
-import { memberRemovedFrame } from "../protocol/frames.ts";
 import type { AppState } from "./app-state.ts";
 import { SLICE_MS } from "./pacer.ts";
 import type { RosterMember } from "./roster.ts";
@@ -10,7 +9,7 @@ interface PendingLeave {
 }
 
 /**
- * `member_removed` announcements, sent in slices of about SLICE_MS. When thousands of members of
+ * `member_removed` announcements (and watchlist `offline`), sent in slices of about SLICE_MS. When thousands of members of
  * one presence channel disconnect at once, announcing each as its socket closes costs N × N
  * frames in one turn of the loop (3,200 members held it for over a second), half of them written
  * to sockets that are closing too. Queued, the close callbacks only do bookkeeping, and by the
@@ -26,7 +25,7 @@ export class LeaveQueue {
   private scheduled = false;
 
   constructor(
-    private readonly announce: (app: AppState, channel: string, frame: string) => void,
+    private readonly announce: (app: AppState, channel: string, member: RosterMember) => void,
     /** A drain runs outside any socket handler: what it throws would otherwise end the process. */
     private readonly report: (error: unknown) => void,
   ) {}
@@ -71,7 +70,7 @@ export class LeaveQueue {
   }
 
   private send({ app, channel, member }: PendingLeave): void {
-    this.announce(app, channel, memberRemovedFrame(channel, member.id));
+    this.announce(app, channel, member);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Bus, PresenceSnapshot } from "../bus/bus.ts";
-import { memberAddedFrame, presenceData } from "../protocol/frames.ts";
+import { memberAddedFrame, memberRemovedFrame, presenceData } from "../protocol/frames.ts";
 import type { AppRegistry, AppState } from "./app-state.ts";
 import type { Connection } from "./connection.ts";
 import type { ChannelHooks } from "./hooks.ts";
@@ -8,6 +8,16 @@ import type { RosterMember } from "./roster.ts";
 
 /** Hands a member event to a channel's local subscribers, skipping `except` (the joiner). */
 export type Announce = (app: AppState, channel: string, frame: string, except: Connection | undefined) => void;
+
+/** A user signed in on their first socket anywhere in the fleet, or left from their last. */
+export type AnnounceUser = (app: AppState, user: string, online: boolean) => void;
+
+/**
+ * The roster of signed-in users (`pusher:signin`). It is kept like a presence channel's, so the
+ * fleet's join/leave envelopes, resync and node deaths carry it with no protocol of its own; no
+ * socket can subscribe to a `#` name, and its changes become watchlist events, not frames.
+ */
+export const SIGNED_IN = "#signed-in";
 
 /**
  * Presence across the fleet: every node's sockets per user go into the app's rosters, local ones
@@ -24,9 +34,10 @@ export class Presence {
     private readonly bus: Bus,
     private readonly hooks: ChannelHooks,
     private readonly announce: Announce,
+    private readonly announceUser: AnnounceUser,
     report: (error: unknown) => void,
   ) {
-    this.leaves = new LeaveQueue((app, channel, frame) => this.announce(app, channel, frame, undefined), report);
+    this.leaves = new LeaveQueue((app, channel, member) => this.sendLeave(app, channel, member), report);
   }
 
   /** The `subscription_succeeded` data of a presence channel: its fleet-wide members. */
@@ -84,12 +95,18 @@ export class Presence {
 
   private announceJoin(app: AppState, channel: string, member: RosterMember, joiner: Connection | undefined): void {
     this.leaves.flush(app, channel, member.key);
+    if (channel === SIGNED_IN) return this.announceUser(app, member.key, true);
     this.announce(app, channel, memberAddedFrame(channel, JSON.stringify(member.data)), joiner);
     if (app.config.webhooks.length !== 0) this.hooks.memberAdded(app, channel, member.key);
   }
 
+  private sendLeave(app: AppState, channel: string, member: RosterMember): void {
+    if (channel === SIGNED_IN) this.announceUser(app, member.key, false);
+    else this.announce(app, channel, memberRemovedFrame(channel, member.id), undefined);
+  }
+
   private announceLeave(app: AppState, channel: string, member: RosterMember): void {
     this.leaves.add(app, channel, member);
-    if (app.config.webhooks.length !== 0) this.hooks.memberRemoved(app, channel, member.key);
+    if (channel !== SIGNED_IN && app.config.webhooks.length !== 0) this.hooks.memberRemoved(app, channel, member.key);
   }
 }

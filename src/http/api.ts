@@ -73,8 +73,9 @@ export function createApi(options: ApiOptions) {
 
   /** Every occupied channel: built and serialized in slices, as an app may have 200k of them. */
   async function channelsInfo(app: AppState, url: URL): Promise<Response> {
-    const stats = await hub.stats(app, null, url.searchParams.get("filter_by_prefix"));
-    const channels = occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock());
+    const prefix = url.searchParams.get("filter_by_prefix");
+    const stats = await hub.stats(app, null, prefix);
+    const channels = occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock(), prefix?.startsWith("#") ?? false);
     return jsonBody(await pacedObject('{"channels":', channels, "}", new Pacer()));
   }
 

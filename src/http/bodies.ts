@@ -1,6 +1,13 @@
 import * as v from "valibot";
+import { SERVER_TO_USER_PREFIX } from "../protocol/user-data.ts";
 
 /** Request bodies of the event routes, with Laravel's validation messages for the 422 bag. */
+
+/** `#` names are the server's own; the API may send only to `#server-to-user-<id>` (`sendToUser`). */
+const channelName = v.pipe(
+  v.string(),
+  v.check((name) => !name.startsWith("#") || (name.startsWith(SERVER_TO_USER_PREFIX) && name.length > SERVER_TO_USER_PREFIX.length), "reserved"),
+);
 
 const EventFields = {
   name: v.string(),
@@ -14,8 +21,8 @@ const namesAChannel = (body: { channels?: unknown; channel?: unknown }) => body.
 export const EventBody = v.pipe(
   v.object({
     ...EventFields,
-    channels: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
-    channel: v.optional(v.string()),
+    channels: v.optional(v.pipe(v.array(channelName), v.minLength(1))),
+    channel: v.optional(channelName),
   }),
   // Laravel's required_without names both fields when neither is given, whatever else failed.
   // Each check skips only when its own field already failed: then that field was present.
@@ -24,7 +31,7 @@ export const EventBody = v.pipe(
 );
 
 export const BatchBody = v.object({
-  batch: v.array(v.object({ ...EventFields, channel: v.string() })),
+  batch: v.array(v.object({ ...EventFields, channel: channelName })),
 });
 
 export type EventBodyOutput = v.InferOutput<typeof EventBody>;
@@ -35,6 +42,7 @@ function laravelMessage(field: string, issue: v.BaseIssue<unknown>): string {
   const other = issue.message.match(/^required_without:(\w+)$/)?.[1];
   if (other) return `The ${label} field is required when ${other} is not present.`;
   if (issue.received === "undefined") return `The ${label} field is required.`;
+  if (issue.message === "reserved") return `The ${label} field names a reserved # channel; only #server-to-user-<id> may be sent to.`;
   if (issue.type === "min_length") return `The ${label} field must have at least 1 items.`;
   if (issue.expected === "Array") return `The ${label} field must be an array.`;
   if (issue.expected === "Object") return `The ${label} field must be an object.`;

@@ -43,7 +43,10 @@ export function capacityReport(config: Config, limit: number | null, inUse: numb
         `ping_interval ${app.ping_interval} s, client events from ${app.accept_client_events_from}, ` +
         `rate limit ${app.rate_limiting.enabled ? `${app.rate_limiting.max_attempts} per ${app.rate_limiting.decay_seconds} s` : "off"}, ` +
         `max_channels_per_connection ${app.max_channels_per_connection ?? "unlimited"}, max_presence_members ${app.max_presence_members ?? "unlimited"}, ` +
-        `max_buffered_bytes ${app.max_buffered_bytes}`,
+        `max_presence_member_size ${app.max_presence_member_size ?? "unlimited"}, max_channel_name_length ${app.max_channel_name_length ?? "unlimited"}, ` +
+        `max_event_name_length ${app.max_event_name_length ?? "unlimited"}, max_buffered_bytes ${app.max_buffered_bytes}, ` +
+        `user_authentication_timeout ${app.user_authentication_timeout === null ? "off" : `${app.user_authentication_timeout} s`}, ` +
+        `subscription_count ${app.subscription_count ? "on" : "off"}`,
     );
   }
   if (limit === null) return { info, warnings };

@@ -25,6 +25,7 @@ export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]
   family("reverb_channels", "gauge", "Channels with at least one subscriber on this node.", perApp((app) => app.channels));
   family("reverb_subscriptions", "gauge", "Channel subscriptions on this node.", perApp((app) => app.subscriptions));
   family("reverb_presence_members", "gauge", "Distinct presence members across the fleet, summed over channels.", perApp((app) => app.presenceMembers));
+  family("reverb_signed_in_users", "gauge", "Users signed in (pusher:signin) anywhere in the fleet.", perApp((app) => app.signedInUsers));
   family("reverb_messages_received_total", "counter", "WebSocket messages received from clients.", perApp((app) => app.messagesReceived));
   family("reverb_messages_sent_total", "counter", "WebSocket messages sent to clients.", perApp((app) => app.messagesSent));
   family(

@@ -62,6 +62,7 @@ function sumApps(apps: AppSnapshot[]): AppSnapshot {
     subscriptions: sum((app) => app.subscriptions),
     // Rosters are box-wide already: every worker knows every member.
     presenceMembers: first.presenceMembers,
+    signedInUsers: first.signedInUsers,
     messagesReceived: sum((app) => app.messagesReceived),
     messagesSent: sum((app) => app.messagesSent),
     topChannels: top,

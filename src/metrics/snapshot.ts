@@ -1,3 +1,4 @@
+import { SIGNED_IN } from "../core/presence.ts";
 import type { BusHealth } from "../bus/bus.ts";
 import type { Hub } from "../core/hub.ts";
 import { Pacer } from "../core/pacer.ts";
@@ -12,6 +13,8 @@ export interface AppSnapshot {
   channels: number;
   subscriptions: number;
   presenceMembers: number;
+  /** Users signed in (`pusher:signin`) on at least one socket anywhere in the fleet. */
+  signedInUsers: number;
   messagesReceived: number;
   messagesSent: number;
   topChannels: Array<{ name: string; subscribers: number }>;
@@ -62,7 +65,7 @@ export async function takeSnapshot(hub: Hub, startedAt: number): Promise<Snapsho
       if (pacer.due()) await pacer.pause();
     }
     let presenceMembers = 0;
-    for (const roster of app.rosters.values()) presenceMembers += roster.size;
+    for (const [name, roster] of app.rosters) if (name !== SIGNED_IN) presenceMembers += roster.size;
     apps.push({
       id: app.id,
       connections: app.connections.size,
@@ -70,6 +73,7 @@ export async function takeSnapshot(hub: Hub, startedAt: number): Promise<Snapsho
       channels: app.channels.size,
       subscriptions,
       presenceMembers,
+      signedInUsers: app.rosters.get(SIGNED_IN)?.size ?? 0,
       messagesReceived: app.messagesReceived,
       messagesSent: app.messagesSent,
       topChannels: top.map((channel) => ({ name: channel.name, subscribers: channel.subscribers })),

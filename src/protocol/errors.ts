@@ -21,6 +21,18 @@ export const PusherError = {
   rateLimited: { code: 4301, message: "Rate limit exceeded" },
   tooManyChannels: { code: 4300, message: "Subscription refused: this connection is on max_channels_per_connection channels" },
   presenceFull: { code: 4300, message: "Subscription refused: the presence channel has max_presence_members members" },
+  memberTooLarge: { code: 4300, message: "Subscription refused: channel_data is over max_presence_member_size bytes" },
+  channelNameTooLong: { code: 4300, message: "Refused: the channel name is over max_channel_name_length characters" },
+  eventNameTooLong: { code: 4300, message: "Client event refused: the event name is over max_event_name_length characters" },
+  /** `#` channels are the server's: only `#server-to-user-<id>`, and only by that signed-in user. */
+  reservedChannel: { code: 4009, message: "Refused: # channels are reserved; #server-to-user-<id> is for its signed-in user only" },
+  // Signin refusals close the socket with 4009, as Pusher does.
+  signinUnauthorized: { code: 4009, message: "Signin refused: the auth signature is invalid" },
+  signinBadUserData: { code: 4009, message: "Signin refused: user_data must be a JSON object with a non-empty string id and a watchlist of strings" },
+  signinOtherUser: { code: 4009, message: "Signin refused: this connection is signed in as another user" },
+  /** `user_authentication_timeout`: neither signed in nor on a private or presence channel in time. */
+  notAuthorizedInTime: { code: 4009, message: "Connection not authorized within timeout" },
+  watchlistTooLong: { code: 4302, message: "Watchlist limit exceeded: only the first 100 user ids are watched" },
 } as const;
 
 export type PusherErrorName = keyof typeof PusherError;

@@ -66,3 +66,17 @@ export function serverEventFrame(event: string, data: string, channel: string): 
 export function batchEventFrame(event: string, channel: string, data: string): string {
   return JSON.stringify({ event, channel, data });
 }
+
+/** `user_data` is the client's own string, returned verbatim (pusher-js parses it again). */
+export function signinSuccessFrame(userData: string): string {
+  return JSON.stringify({ event: "pusher:signin_success", data: JSON.stringify({ user_data: userData }) });
+}
+
+/** The frame pusher-js's `watchlist.ts` reads: `data.events[]` of `{name, user_ids}`. */
+export function watchlistEventsFrame(name: "online" | "offline", userIds: readonly string[]): string {
+  return JSON.stringify({ event: "pusher_internal:watchlist_events", data: JSON.stringify({ events: [{ name, user_ids: userIds }] }) });
+}
+
+export function subscriptionCountFrame(channel: string, count: number): string {
+  return internalFrame("pusher_internal:subscription_count", JSON.stringify({ subscription_count: count }), channel);
+}

@@ -24,10 +24,11 @@ const SubscribeData = v.object({
 
 const UnsubscribeData = v.object({ channel: v.string() });
 
+// A plain string (pusher-js `trigger('client-x', 'hi')`, mobile SDKs) is relayed as Pusher relays it.
 const ChannelEvent = v.object({
   event: v.string(),
   channel: v.string(),
-  data: v.nullish(jsonObject),
+  data: v.nullish(v.union([jsonObject, v.string()], "expected an object, an array or a string")),
 });
 
 export type ClientMessage =
@@ -36,8 +37,10 @@ export type ClientMessage =
   | { readonly type: "ping" }
   | { readonly type: "pong" }
   | { readonly type: "reestablish" }
+  /** Checked by the hub, which answers every problem with 4009 and closes (Pusher's rule). */
+  | { readonly type: "signin"; readonly auth: string | null; readonly userData: string | null }
   /** `message` is the whole decoded frame: `all` mode forwards it untouched. */
-  | { readonly type: "client-event"; readonly event: string; readonly channel: string; readonly data: Record<string, unknown> | null; readonly message: Record<string, unknown> }
+  | { readonly type: "client-event"; readonly event: string; readonly channel: string; readonly data: Record<string, unknown> | string | null; readonly message: Record<string, unknown> }
   | { readonly type: "ignored" };
 
 /** Why a frame was refused; every one of them is answered with 4200. */
@@ -96,6 +99,14 @@ export function parseClientMessage(text: string): ClientMessage | InvalidMessage
         return PONG;
       case "pusher:connection_established":
         return REESTABLISH;
+      case "pusher:signin": {
+        const data = typeof message.data === "object" && message.data !== null ? (message.data as Record<string, unknown>) : {};
+        return {
+          type: "signin",
+          auth: typeof data.auth === "string" ? data.auth : null,
+          userData: typeof data.user_data === "string" ? data.user_data : null,
+        };
+      }
       default:
         return invalid(`unsupported event ${event}`);
     }

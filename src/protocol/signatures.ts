@@ -52,6 +52,23 @@ export function verifyChannelAuth(
   return safeEqual(hmacSha256Hex(secret, channelAuthString(socketId, channel, channelData)), given);
 }
 
+/**
+ * `pusher:signin`'s `auth`: HMAC of `<socket_id>::user::<user_data>`, with the same `key:` rules
+ * as channel auth.
+ */
+export function verifyUserAuth(key: string, secret: string, socketId: string, userData: string, auth: string | null): boolean {
+  if (!auth) return false;
+  const colon = auth.indexOf(":");
+  if (colon !== -1 && auth.slice(0, colon) !== key) return false;
+  const given = colon === -1 ? auth : auth.slice(colon + 1);
+  return safeEqual(hmacSha256Hex(secret, `${socketId}::user::${userData}`), given);
+}
+
+/** The `auth` of a signin, as the server SDKs' `authenticateUser` makes it. */
+export function signUser(key: string, secret: string, socketId: string, userData: string): string {
+  return `${key}:${hmacSha256Hex(secret, `${socketId}::user::${userData}`)}`;
+}
+
 /** Query parameters that are never part of the signed string. */
 const UNSIGNED_PARAMS = new Set(["auth_signature", "body_md5", "appId", "appKey", "channelName"]);
 
