@@ -1,3 +1,4 @@
+import { bus } from "./bus.ts";
 import { channels } from "./channels.ts";
 import { chatter } from "./chatter.ts";
 import { crossnode } from "./crossnode.ts";
@@ -8,4 +9,4 @@ import { presence } from "./presence.ts";
 import { slow } from "./slow.ts";
 import type { Scenario, ScenarioName } from "./types.ts";
 
-export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow };
+export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow, bus };
