@@ -11,7 +11,7 @@ import { GeneratorHandle } from "./lib/generator-handle.ts";
 import { startFleet } from "./lib/fleet.ts";
 import { DEFAULT_COMPARISONS, checkTargets, renderScenario, renderTargets, type RunOutcome, type ScenarioOutcome } from "./lib/report.ts";
 import { commit, machine, writeResults } from "./lib/results.ts";
-import { isFleetKind, startTarget, type ServerOptions, type Target, type TargetKind } from "./lib/targets.ts";
+import { WORKERS_KINDS, isFleetKind, startTarget, type ServerOptions, type Target, type TargetKind } from "./lib/targets.ts";
 import { SCENARIO_TABLE } from "./scenarios/index.ts";
 import type { Scenario } from "./scenarios/types.ts";
 
@@ -26,7 +26,12 @@ const DEFAULT_TARGETS: readonly TargetKind[] = ["ours", "ceiling"];
 async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptions, children: Children): Promise<RunOutcome> {
   let target: Target;
   try {
-    const server: ServerOptions = { profileDir: options.profileDir, stall: scenario.stall?.(options, kind) ?? null };
+    const server: ServerOptions = {
+      profileDir: options.profileDir,
+      stall: scenario.stall?.(options, kind) ?? null,
+      // Idle past one source/destination pair's ~28k ephemeral ports needs more destinations.
+      listenAll: scenario.name === "idle",
+    };
     target = isFleetKind(kind) ? await startFleet(kind, children, server) : await startTarget(kind, children, server);
   } catch (error) {
     // One target that cannot start (no redis-server, say) fails its runs, not the whole bench.
@@ -58,6 +63,17 @@ async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptio
   }
 }
 
+/** ours/ceiling, and with workers each `ours-wN`/ceiling and `ours-wN`/ours. */
+function comparisonsFor(targets: TargetKind[]): ReadonlyArray<readonly [TargetKind, TargetKind]> {
+  const workers = targets.filter((kind) => (WORKERS_KINDS as readonly string[]).includes(kind));
+  if (workers.length === 0) return DEFAULT_COMPARISONS;
+  return [
+    ...(targets.includes("ours") ? ([["ours", "ceiling"]] as const) : []),
+    ...workers.map((kind) => [kind, "ceiling"] as const),
+    ...(targets.includes("ours") ? workers.map((kind) => [kind, "ours"] as const) : []),
+  ];
+}
+
 async function main(): Promise<number> {
   const parsed = parseFlags(process.argv.slice(2));
   if (parsed === "help") {
@@ -87,7 +103,9 @@ async function main(): Promise<number> {
       const scenario = SCENARIO_TABLE[name];
       const description = scenario.describe(options);
       const own = scenario.targets ?? DEFAULT_TARGETS;
-      const targets = (options.targets ?? own).filter((kind) => own.includes(kind));
+      // `ours-wN` runs in every scenario that runs `ours`, when asked for by --target.
+      const accepts = (kind: TargetKind) => own.includes(kind) || ((WORKERS_KINDS as readonly string[]).includes(kind) && own.includes("ours"));
+      const targets = (options.targets ?? scenario.defaultTargets ?? own).filter(accepts);
       if (targets.length === 0) {
         log(`${scenario.title}: skipped, it runs against ${own.join(", ")} only`);
         continue;
@@ -106,7 +124,7 @@ async function main(): Promise<number> {
       }
       const runs: ScenarioOutcome["runs"] = {};
       for (const kind of targets) runs[kind] = aggregate(repetitions[kind] ?? []);
-      const comparisons = scenario.comparisons ?? DEFAULT_COMPARISONS;
+      const comparisons = scenario.comparisons ?? comparisonsFor(targets);
       outcomes.push({ name, title: scenario.title, description, targets, comparisons, runs, repetitions });
     }
   } finally {

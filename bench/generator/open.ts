@@ -21,11 +21,34 @@ export async function openSockets(params: OpenParams, metrics: Metrics, into: Pu
   const cpu = process.cpuUsage();
   const start = performance.now();
   let lastEstablished = start;
+  const want = params.want;
+  let established = 0;
+  let missed = 0;
 
   await pool(params.count, params.concurrency, async (i) => {
-    const index = params.offset + i;
+    if (want !== undefined && established >= want) return;
+    let index = params.offset + i;
+    let socket: PusherSocket;
     try {
-      const socket = await PusherSocket.open(params.wsUrl, metrics, params.timeoutMs);
+      socket = await PusherSocket.open(params.wsUrl, metrics, params.timeoutMs);
+    } catch (error) {
+      if (want !== undefined) {
+        missed++;
+        return;
+      }
+      failed++;
+      firstError ??= (error as Error).message;
+      return;
+    }
+    if (want !== undefined) {
+      if (established >= want) {
+        socket.close();
+        return;
+      }
+      index = params.offset + established;
+    }
+    established++;
+    try {
       lastEstablished = performance.now();
       into.push(socket);
       if (!plan) return;
@@ -44,7 +67,8 @@ export async function openSockets(params: OpenParams, metrics: Metrics, into: Pu
 
   const used = process.cpuUsage(cpu);
   return {
-    opened: params.count - failed,
+    opened: want === undefined ? params.count - failed : established - failed,
+    missed,
     failed,
     firstError,
     connectSeconds: (lastEstablished - start) / 1000,

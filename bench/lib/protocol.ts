@@ -28,9 +28,17 @@ export interface OpenParams {
   channel: ChannelPlan | null;
   credentials: Credentials;
   timeoutMs: number;
+  /**
+   * Pinning (scenarios/bus.ts): stop once this many sockets are established, out of at most
+   * `count` attempts. An attempt that gets no `connection_established` in `timeoutMs` is closed
+   * and counted as missed, not failed; the n-th socket established takes channel index offset + n.
+   */
+  want?: number;
 }
 
 export interface OpenResult {
+  /** Attempts that timed out before `connection_established` (pinning only). */
+  missed?: number;
   opened: number;
   failed: number;
   firstError: string | null;

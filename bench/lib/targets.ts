@@ -1,18 +1,31 @@
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Children } from "./children.ts";
 import { withTimeout } from "./clock.ts";
 import type { Credentials } from "./protocol.ts";
+import { treePids } from "./procfs.ts";
 import type { PubsubClient } from "./redis.ts";
 
-/** One server process. */
-export type NodeKind = "ours" | "ceiling" | "ours-webhooks";
+/** One server: `ours` is `start` (one process, `--workers 1`); `ours-wN` is `start --workers N`. */
+export type WorkersKind = "ours-w2" | "ours-w3" | "ours-w4";
+export type NodeKind = "ours" | "ceiling" | "ours-webhooks" | WorkersKind;
 /** Two of our servers with scaling over a Redis of their own (lib/fleet.ts), by subscriber mode. */
 export type FleetKind = "ours-worker" | "ours-inline";
 export type TargetKind = NodeKind | FleetKind;
+
+/** `max_open_files_reserve` of our servers in the idle scenario: 20,000 − 200 leaves room for 19,500. */
+export const IDLE_OPEN_FILES_RESERVE = 200;
+
+export const WORKERS_KINDS: readonly WorkersKind[] = ["ours-w2", "ours-w3", "ours-w4"];
+
+/** Processes that serve connections: N for `ours-wN`, 1 otherwise (each holds ~19.9k sockets). */
+export function serverProcesses(kind: string): number {
+  const match = /^ours-w(\d+)$/.exec(kind);
+  return match ? Number(match[1]) : 1;
+}
 
 export function isFleetKind(kind: TargetKind): kind is FleetKind {
   return kind === "ours-worker" || kind === "ours-inline";
@@ -45,6 +58,10 @@ export interface Target {
   toggleStall?: () => void;
   /** The server's last output lines, for error reports. */
   tail(): string;
+  /** Processes serving connections (the workers of `ours-wN`), 1 for the others. */
+  processes?: number;
+  /** Listening on 0.0.0.0: clients may connect to any 127.0.0.x (a fresh ephemeral port range each). */
+  anyLoopback?: boolean;
   stop(): Promise<void>;
 }
 
@@ -72,19 +89,32 @@ export interface ServerOptions {
   profileDir: string | null;
   /** Preload the stall into the server the subscribers are on; null: plain server. */
   stall: StallSettings | null;
+  /**
+   * Our servers listen on 0.0.0.0 instead of 127.0.0.1, so that generators can reach them through
+   * 127.0.0.2, 127.0.0.3, … (idle past ~28k connections). Clients still use loopback addresses only.
+   */
+  listenAll?: boolean;
 }
 
 /**
  * Our config with the bench app; `scaling` is `server.scaling` as in src/config/schema.ts, and
  * `webhooks` the app's receivers.
  */
-export function configFile(scaling?: Record<string, unknown>, webhooks: Array<Record<string, unknown>> = []): { path: string; remove: () => void } {
+export function configFile(
+  scaling?: Record<string, unknown>,
+  {
+    workers = 1,
+    host = "127.0.0.1",
+    reserve,
+    webhooks = [],
+  }: { workers?: number; host?: string; reserve?: number; webhooks?: Array<Record<string, unknown>> } = {},
+): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-bench-"));
   const path = join(dir, "config.json");
   writeFileSync(
     path,
     JSON.stringify({
-      server: { host: "127.0.0.1", port: 0, metrics_token: METRICS_TOKEN, ...(scaling ? { scaling } : {}) },
+      server: { host, port: 0, metrics_token: METRICS_TOKEN, ...(workers > 1 ? { workers } : {}), ...(reserve !== undefined ? { max_open_files_reserve: reserve } : {}), ...(scaling ? { scaling } : {}) },
       apps: [
         {
           app_id: CREDENTIALS.appId,
@@ -127,7 +157,13 @@ async function drain(stream: ReadableStream<Uint8Array>, tail: string[], onLine:
 export async function startTarget(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
   if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0"], children, server, () => {});
   if (kind === "ours-webhooks") return startWithWebhooks(kind, children, server);
-  return startOurs(kind, configFile(), children, server);
+  const workers = serverProcesses(kind);
+  const host = server.listenAll ? "0.0.0.0" : "127.0.0.1";
+  // Idle fills each process to 19,500 sockets: past the default open-files reserve (5% of 20,000,
+  // refused with 4100 beyond ~18,988), so the idle run keeps IDLE_OPEN_FILES_RESERVE free instead.
+  const reserve = server.listenAll ? IDLE_OPEN_FILES_RESERVE : undefined;
+  const target = await startOurs(kind, configFile(undefined, { workers, host, reserve }), children, server);
+  return { ...target, processes: workers, anyLoopback: server.listenAll === true };
 }
 
 /** Ours with a client_event webhook to a receiver process on loopback, stopped with the server. */
@@ -143,7 +179,7 @@ async function startWithWebhooks(kind: NodeKind, children: Children, server: Ser
     if (match) resolvePort(Number(match[1]));
   });
   const listening = await withTimeout(port, START_TIMEOUT_MS, "webhook receiver");
-  const config = configFile(undefined, [{ url: `http://127.0.0.1:${listening}/webhooks`, event_types: ["client_event"] }]);
+  const config = configFile(undefined, { webhooks: [{ url: `http://127.0.0.1:${listening}/webhooks`, event_types: ["client_event"] }] });
   const target = await startOurs(kind, config, children, server).catch(async (error: unknown) => {
     await children.stop(receiver);
     throw error;
@@ -188,6 +224,19 @@ export function startOurs(
   return startBun(name, ["src/cli.ts", "start", "--config", config.path], children, server, config.remove, onLine);
 }
 
+/** SIGKILLs those of `pids` (a stopped server's descendants) that are still bun processes after a grace. */
+async function stopDescendants(pids: number[]): Promise<void> {
+  const alive = () => pids.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("bun");
+    } catch {
+      return false;
+    }
+  });
+  for (let waited = 0; alive().length > 0 && waited < 5_000; waited += 100) await Bun.sleep(100);
+  for (const pid of alive()) process.kill(pid, "SIGKILL");
+}
+
 /**
  * Runs `cmd` (any server that prints the banner and serves the app in CREDENTIALS) as a target;
  * experiments use it for variants of the server.
@@ -221,7 +270,11 @@ export async function startServerProcess(
   void drain(child.stdout, tail, onLine);
   void drain(child.stderr, tail, watch);
   const stop = async () => {
+    // A primary's workers drain on its SIGTERM (or go when it is gone); any still running after the
+    // grace period are ended by pid, so no worker of this run serves into the next one.
+    const descendants = treePids(child.pid).slice(1);
     await children.stop(child);
+    await stopDescendants(descendants);
     cleanup();
   };
 

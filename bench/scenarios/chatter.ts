@@ -1,6 +1,6 @@
 import { CREDENTIALS } from "../lib/targets.ts";
 import { CALL_TIMEOUT_MS, LOAD_TAIL_MS, measure, openAll } from "./measure.ts";
-import { generatorCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
+import { generatorCpu, generatorsCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
 import type { Scenario } from "./types.ts";
 
 /** Small private rooms where every member whispers: the server parses, checks membership, relays. */
@@ -44,6 +44,7 @@ export const chatter: Scenario = {
         ...latency("latency", "end-to-end latency", load.latency),
         ...serverCpu(window, load.received, "deliveries"),
         generatorCpu(load),
+        generatorsCpu(load),
       ],
       notes: loadNotes(load),
     };

@@ -1,6 +1,6 @@
 import { CREDENTIALS } from "../lib/targets.ts";
 import { CALL_TIMEOUT_MS, LOAD_TAIL_MS, measure, split } from "./measure.ts";
-import { generatorCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
+import { generatorCpu, generatorsCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
 import type { Scenario } from "./types.ts";
 
 const CHANNEL = "bench-http";
@@ -55,6 +55,7 @@ export const http: Scenario = {
         metric("deliveriesPerSec", "deliveries/s (1 subscriber)", "/s", load.received / seconds, null),
         ...serverCpu(window, load.sent, "triggers"),
         generatorCpu(load),
+        generatorsCpu(load),
       ],
       notes: loadNotes(load),
     };

@@ -1,3 +1,4 @@
+import { bus } from "./bus.ts";
 import { channels } from "./channels.ts";
 import { chatter } from "./chatter.ts";
 import { crossnode } from "./crossnode.ts";
@@ -9,4 +10,4 @@ import { slow } from "./slow.ts";
 import { webhooks } from "./webhooks.ts";
 import type { Scenario, ScenarioName } from "./types.ts";
 
-export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow, webhooks };
+export const SCENARIO_TABLE: Record<ScenarioName, Scenario> = { fanout, channels, chatter, presence, idle, http, crossnode, slow, webhooks, bus };

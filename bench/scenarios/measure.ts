@@ -1,7 +1,7 @@
 import { sleep } from "../lib/clock.ts";
 import type { GeneratorHandle } from "../lib/generator-handle.ts";
 import { emptyHistogram, merge } from "../lib/histogram.ts";
-import { cpuSince, markCpu } from "../lib/procfs.ts";
+import { cpuSince, markCpu, treeCpu } from "../lib/procfs.ts";
 import type { OpenParams, OpenResult, Snapshot } from "../lib/protocol.ts";
 import type { Target } from "../lib/targets.ts";
 
@@ -24,6 +24,18 @@ export interface Window {
   /** CPU seconds of each of `others` (a fleet's node A and Redis) over the same window. */
   othersCpuSeconds: number[];
   wallSeconds: number;
+  /**
+   * The server's CPU seconds per process when it is a tree (`ours-wN`): the primary first, then
+   * the workers in pid order (their start order, so worker 0 first). Empty for one process.
+   */
+  split: number[];
+}
+
+/** Per-process CPU of a server tree over a window: primary, then workers by pid. */
+export function splitSince(before: Map<number, number>, after: Map<number, number>, root: number): number[] {
+  if (after.size <= 1) return [];
+  const pids = [root, ...[...after.keys()].filter((pid) => pid !== root).sort((a, b) => a - b)];
+  return pids.map((pid) => (after.get(pid) ?? 0) - (before.get(pid) ?? 0));
 }
 
 export function combine(snapshots: Snapshot[]): Combined {
@@ -75,12 +87,14 @@ export async function measure(
   await sleep(warmupMs);
   await Promise.all(generators.map((generator) => generator.call("mark", null, CALL_TIMEOUT_MS)));
   const mark = markCpu(target.pid);
+  const treeMark = treeCpu(target.pid);
   const otherMarks = others.map(markCpu);
   await sleep(durationMs);
   const server = cpuSince(target.pid, mark);
+  const split = splitSince(treeMark, treeCpu(target.pid), target.pid);
   const othersCpuSeconds = others.map((pid, i) => cpuSince(pid, otherMarks[i]!).cpuSeconds);
   const parts = await Promise.all(generators.map((generator) => generator.call("snapshot", null, CALL_TIMEOUT_MS)));
-  return { load: combine(parts), parts, serverCpuSeconds: server.cpuSeconds, othersCpuSeconds, wallSeconds: server.wallSeconds };
+  return { load: combine(parts), parts, serverCpuSeconds: server.cpuSeconds, othersCpuSeconds, wallSeconds: server.wallSeconds, split };
 }
 
 /** `total` split into `parts` near-equal counts with their global offsets. */

@@ -1,7 +1,7 @@
 import type { GeneratorHandle } from "../lib/generator-handle.ts";
 import { CREDENTIALS } from "../lib/targets.ts";
 import { CALL_TIMEOUT_MS, LOAD_TAIL_MS, measure } from "./measure.ts";
-import { generatorCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
+import { generatorCpu, generatorsCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
 import type { RunResult, ScenarioContext } from "./types.ts";
 
 export interface TriggerPlan {
@@ -52,6 +52,7 @@ export async function runTriggeredLoad(
       ...latency("http", "trigger round trip", load.requestLatency),
       ...serverCpu(window, load.received, "deliveries"),
       generatorCpu(load),
+      generatorsCpu(load),
     ],
     notes: loadNotes(load),
   };

@@ -2,7 +2,7 @@ import type { BenchOptions } from "../lib/flags.ts";
 import type { GeneratorHandle } from "../lib/generator-handle.ts";
 import type { StallSettings, Target, TargetKind } from "../lib/targets.ts";
 
-export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http" | "crossnode" | "slow" | "webhooks";
+export type ScenarioName = "fanout" | "channels" | "chatter" | "presence" | "idle" | "http" | "crossnode" | "slow" | "webhooks" | "bus";
 
 /** One measured number. `better` says which way is good; null for context-only numbers. */
 export interface Metric {
@@ -33,6 +33,8 @@ export interface Scenario {
   describe(options: BenchOptions): string;
   /** The targets it runs against unless --target says otherwise; default ours and ceiling. */
   targets?: readonly TargetKind[];
+  /** Of `targets`, the ones run when --target is not given (default: all of them). */
+  defaultTargets?: readonly TargetKind[];
   /** Ratio columns of its table, as [numerator, denominator]; default ours/ceiling. */
   comparisons?: ReadonlyArray<readonly [TargetKind, TargetKind]>;
   /** Start the subscribers' server with lib/stall.ts so the scenario can block its main thread. */
