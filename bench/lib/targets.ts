@@ -16,9 +16,6 @@ export type NodeKind = "ours" | "ceiling" | "ours-webhooks" | WorkersKind;
 export type FleetKind = "ours-worker" | "ours-inline";
 export type TargetKind = NodeKind | FleetKind;
 
-/** `max_open_files_reserve` of our servers in the idle scenario: 20,000 − 200 leaves room for 19,500. */
-export const IDLE_OPEN_FILES_RESERVE = 200;
-
 export const WORKERS_KINDS: readonly WorkersKind[] = ["ours-w2", "ours-w3", "ours-w4"];
 
 /** Processes that serve connections: N for `ours-wN`, 1 otherwise (each holds ~19.9k sockets). */
@@ -105,16 +102,15 @@ export function configFile(
   {
     workers = 1,
     host = "127.0.0.1",
-    reserve,
     webhooks = [],
-  }: { workers?: number; host?: string; reserve?: number; webhooks?: Array<Record<string, unknown>> } = {},
+  }: { workers?: number; host?: string; webhooks?: Array<Record<string, unknown>> } = {},
 ): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-bench-"));
   const path = join(dir, "config.json");
   writeFileSync(
     path,
     JSON.stringify({
-      server: { host, port: 0, metrics_token: METRICS_TOKEN, ...(workers > 1 ? { workers } : {}), ...(reserve !== undefined ? { max_open_files_reserve: reserve } : {}), ...(scaling ? { scaling } : {}) },
+      server: { host, port: 0, metrics_token: METRICS_TOKEN, ...(workers > 1 ? { workers } : {}), ...(scaling ? { scaling } : {}) },
       apps: [
         {
           app_id: CREDENTIALS.appId,
@@ -159,10 +155,7 @@ export async function startTarget(kind: NodeKind, children: Children, server: Se
   if (kind === "ours-webhooks") return startWithWebhooks(kind, children, server);
   const workers = serverProcesses(kind);
   const host = server.listenAll ? "0.0.0.0" : "127.0.0.1";
-  // Idle fills each process to 19,500 sockets: past the default open-files reserve (5% of 20,000,
-  // refused with 4100 beyond ~18,988), so the idle run keeps IDLE_OPEN_FILES_RESERVE free instead.
-  const reserve = server.listenAll ? IDLE_OPEN_FILES_RESERVE : undefined;
-  const target = await startOurs(kind, configFile(undefined, { workers, host, reserve }), children, server);
+  const target = await startOurs(kind, configFile(undefined, { workers, host }), children, server);
   return { ...target, processes: workers, anyLoopback: server.listenAll === true };
 }
 

@@ -277,7 +277,7 @@ export const ServerConfigSchema = v.object({
   metrics_token: v.optional(v.nullable(text), null),
   /**
    * Open files kept free below the process's limit for everything that is not a WebSocket (the
-   * API's connections, Redis, sockets still closing). Null: 5% of the limit, at least 32.
+   * API's connections, Redis, sockets still closing). Null: 2% of the limit, at least 32.
    */
   max_open_files_reserve: v.optional(v.nullable(integer(0)), null),
   /**

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 
 /** The default reserve: this share of the limit, and never fewer than the floor. */
-const DEFAULT_RESERVE_SHARE = 0.05;
+const DEFAULT_RESERVE_SHARE = 0.02;
 const DEFAULT_RESERVE_FLOOR = 32;
 
 /** The soft `ulimit -n` of this process, from /proc; null where /proc is not there. */
@@ -25,7 +25,7 @@ export function openFilesNow(): number | null {
   }
 }
 
-/** Open files kept free below the limit: `max_open_files_reserve`, or 5% of the limit (at least 32). */
+/** Open files kept free below the limit: `max_open_files_reserve`, or 2% of the limit (at least 32). */
 export function openFilesReserve(limit: number, configured: number | null): number {
   return Math.min(configured ?? Math.max(Math.ceil(limit * DEFAULT_RESERVE_SHARE), DEFAULT_RESERVE_FLOOR), limit);
 }
