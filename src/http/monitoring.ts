@@ -38,11 +38,24 @@ export function createMonitoring(options: MonitoringOptions) {
   // In a box of workers, whichever worker is scraped asks the others for theirs.
   hub.bus.answerReports(ownReport);
 
+  /**
+   * A box's numbers: the workers' summed, except channels, which two workers may share: those are
+   * counted once, by the fleet query the HTTP API uses.
+   */
+  async function boxReport(own: MetricsReport, others: MetricsReport[]): Promise<MetricsReport> {
+    const report = combineReports(own, others);
+    for (const app of report.snapshot.apps) {
+      const state = hub.apps.findById(app.id);
+      if (state) app.channels = (await hub.stats(state, null, null)).names.length;
+    }
+    return report;
+  }
+
   /** Snapshots are taken in slices; their answers are counted here, as the API counts its own. */
   async function answer(route: "metrics" | "dashboard_data"): Promise<Response> {
     const own = await ownReport();
     const others = (await hub.bus.gatherReports()) as MetricsReport[];
-    const report = others.length > 0 ? combineReports(own, others) : own;
+    const report = others.length > 0 ? await boxReport(own, others) : own;
     const response =
       route === "metrics"
         ? new Response(renderPrometheus(report, worker === null ? [] : [own, ...others]), {

@@ -57,7 +57,7 @@ function sumApps(apps: AppSnapshot[]): AppSnapshot {
     id: first.id,
     connections: sum((app) => app.connections),
     subscribedConnections: sum((app) => app.subscribedConnections),
-    // A channel with subscribers on two workers counts twice: the per-worker walk knows no better.
+    // A channel with subscribers on two workers counts twice here; the box's answer recounts them.
     channels: sum((app) => app.channels),
     subscriptions: sum((app) => app.subscriptions),
     // Rosters are box-wide already: every worker knows every member.
