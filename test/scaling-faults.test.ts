@@ -4,18 +4,17 @@ import * as v from "valibot";
 import { ConfigSchema } from "../src/config/schema.ts";
 import type { Logger } from "../src/log.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
+import { Cleanups } from "./helpers/cleanups.ts";
 import { startFleet, startNode, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { freePort } from "./helpers/ports.ts";
-import { RawClient, quiet } from "./helpers/raw-client.ts";
+import { quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until } from "./helpers/waits.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 async function redisAndFleet(count: number, app: Record<string, unknown> = {}) {
   const redis = await RedisServer.start();
@@ -25,18 +24,6 @@ async function redisAndFleet(count: number, app: Record<string, unknown> = {}) {
   return { redis, nodes };
 }
 
-async function connect(url: string): Promise<RawClient> {
-  const client = await RawClient.connect(url);
-  cleanups.push(() => client.close());
-  return client;
-}
-
-async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
-  const client = await connect(node.wsUrl());
-  await client.join(channel, { user_id: user });
-  return client;
-}
-
 function trigger(node: FleetNode, channel: string, data: string) {
   return signedFetch(node.url, "POST", `/apps/${APP.app_id}/events`, { name: "ping", channel, data }, APP);
 }
@@ -44,8 +31,8 @@ function trigger(node: FleetNode, channel: string, data: string) {
 describe("fleet faults", () => {
   test("after kill -9 of a node its users are removed everywhere within node_timeout", async () => {
     const { nodes } = await redisAndFleet(2);
-    const observer = await presence(nodes[0]!, "presence-crash", 1);
-    await presence(nodes[1]!, "presence-crash", 2);
+    const observer = await cleanups.presence(nodes[0]!, "presence-crash", 1);
+    await cleanups.presence(nodes[1]!, "presence-crash", 2);
     await observer.next("pusher_internal:member_added");
     nodes[1]!.process.kill("SIGKILL");
     const killedAt = Date.now();
@@ -59,8 +46,8 @@ describe("fleet faults", () => {
   test("without Redis every node serves its own clients; cross-node delivery resumes when it returns", async () => {
     const { redis, nodes } = await redisAndFleet(2);
     const [a, b] = nodes as [FleetNode, FleetNode];
-    const localA = [await connect(a.wsUrl()), await connect(a.wsUrl())];
-    const remote = await connect(b.wsUrl());
+    const localA = [await cleanups.connect(a.wsUrl()), await cleanups.connect(a.wsUrl())];
+    const remote = await cleanups.connect(b.wsUrl());
     for (const client of [...localA, remote]) await client.subscribe("outage");
 
     await redis.kill();
@@ -86,7 +73,7 @@ describe("fleet faults", () => {
     const a = await startNode({ redisUrl: `redis://127.0.0.1:${port}`, nodeTimeout: 2, waitForRedis: false });
     cleanups.push(() => stopFleet([a]));
     await until(() => /Redis (publisher|subscriber) cannot reach redis:\/\/127\.0\.0\.1:\d+\/?: .*retrying with back-off/.test(a.output()), "the log line");
-    const local = [await connect(a.wsUrl()), await connect(a.wsUrl())];
+    const local = [await cleanups.connect(a.wsUrl()), await cleanups.connect(a.wsUrl())];
     for (const client of local) await client.subscribe("early");
     expect((await trigger(a, "early", "local")).status).toBe(200);
     for (const client of local) expect((await client.next("ping")).data).toBe("local");
@@ -96,7 +83,7 @@ describe("fleet faults", () => {
     await until(() => /Redis subscriber connected/.test(a.output()), "node A connects", 10_000);
     const b = await startNode({ redisUrl: redis.url, nodeTimeout: 2 });
     cleanups.push(() => stopFleet([b]));
-    const remote = await connect(b.wsUrl());
+    const remote = await cleanups.connect(b.wsUrl());
     await remote.subscribe("early");
     await until(async () => {
       await trigger(a, "early", "fleet");
@@ -107,17 +94,17 @@ describe("fleet faults", () => {
 
   test("max_connections counts the whole fleet", async () => {
     const { nodes } = await redisAndFleet(2, { max_connections: 2 });
-    await connect(nodes[0]!.wsUrl());
-    await connect(nodes[1]!.wsUrl());
+    await cleanups.connect(nodes[0]!.wsUrl());
+    await cleanups.connect(nodes[1]!.wsUrl());
     await quiet(1200); // two heartbeats carry the counts
-    const refused = await connect(nodes[0]!.wsUrl());
+    const refused = await cleanups.connect(nodes[0]!.wsUrl());
     expect(JSON.parse(refused.frames[0]!.data as string)).toEqual({ code: 4004, message: "Application is over connection quota" });
     expect((await refused.closed).code).toBe(4004);
   });
 
   test("reverb-uws restart reaches every node: clients get 4200 and each node exits 0", async () => {
     const { nodes } = await redisAndFleet(2);
-    const clients = await Promise.all(nodes.map((node) => connect(node.wsUrl())));
+    const clients = await Promise.all(nodes.map((node) => cleanups.connect(node.wsUrl())));
     const restart = Bun.spawn([process.execPath, join(import.meta.dir, "..", "src", "cli.ts"), "restart", "--config", nodes[0]!.configPath], {
       // An empty runtime folder: only the Redis broadcast can reach the nodes.
       env: { PATH: process.env.PATH ?? "", REVERB_RUNTIME_DIR: join(nodes[0]!.dir, "none") },
@@ -132,7 +119,7 @@ describe("fleet faults", () => {
 
   test("a forced subscriber disconnect is noticed, logged and recovered", async () => {
     const { redis, nodes } = await redisAndFleet(2);
-    const remote = await connect(nodes[1]!.wsUrl());
+    const remote = await cleanups.connect(nodes[1]!.wsUrl());
     await remote.subscribe("kicked");
     expect(await redis.command("CLIENT", "KILL", "TYPE", "pubsub")).toMatch(/^:[1-9]/);
     await until(() => /Redis subscriber disconnected/.test(nodes[1]!.output()), "disconnect logged");
@@ -172,7 +159,7 @@ describe("fleet faults", () => {
     const server: RunningServer = startServer(config, log);
     cleanups.push(() => server.stop());
     await until(() => lines.includes("Redis subscriber connected"), "subscriber up");
-    const client = await connect(`ws://127.0.0.1:${server.port}/app/${APP.key}`);
+    const client = await cleanups.connect(`ws://127.0.0.1:${server.port}/app/${APP.key}`);
     await client.subscribe("burst");
     // Counted apart from RawClient's frame log, which is not made for 200k frames.
     const seen = { received: 0, last: "" };

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { Cleanups } from "./helpers/cleanups.ts";
 import { readMetrics, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
@@ -6,10 +7,8 @@ import { APP } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until, within } from "./helpers/waits.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 async function redisAndFleet(scaling: Record<string, unknown>) {
   const redis = await RedisServer.start();
@@ -21,18 +20,6 @@ async function redisAndFleet(scaling: Record<string, unknown>) {
   const nodes = await startFleet(2, { redisUrl: redis.url, nodeTimeout: 2, scaling });
   cleanups.push(() => stopFleet(nodes));
   return { redis, nodes: nodes as [FleetNode, FleetNode] };
-}
-
-async function connect(url: string): Promise<RawClient> {
-  const client = await RawClient.connect(url);
-  cleanups.push(() => client.close());
-  return client;
-}
-
-async function presence(node: FleetNode, channel: string, user: number): Promise<RawClient> {
-  const client = await connect(node.wsUrl());
-  await client.join(channel, { user_id: user });
-  return client;
 }
 
 function trigger(node: FleetNode, channel: string, data: string) {
@@ -79,10 +66,10 @@ describe("a stalled Redis (SIGSTOP)", () => {
     const maxBuffered = 50;
     const { redis, nodes } = await redisAndFleet({ stall_timeout: 1000, max_buffered: maxBuffered, max_buffered_age: 1500 });
     const [a, b] = nodes;
-    const members = [await presence(a, "presence-stall", 1), await presence(b, "presence-stall", 2)];
+    const members = [await cleanups.presence(a, "presence-stall", 1), await cleanups.presence(b, "presence-stall", 2)];
     await members[0]!.next("pusher_internal:member_added");
-    const onA = [await connect(a.wsUrl()), await connect(a.wsUrl())];
-    const onB = [await connect(b.wsUrl()), await connect(b.wsUrl())];
+    const onA = [await cleanups.connect(a.wsUrl()), await cleanups.connect(a.wsUrl())];
+    const onB = [await cleanups.connect(b.wsUrl()), await cleanups.connect(b.wsUrl())];
     for (const client of [...onA, ...onB]) await client.subscribe("stall");
 
     // ~40 events/s from each node for the whole test, during the stall too.
@@ -149,8 +136,8 @@ describe("a stalled Redis (SIGSTOP)", () => {
 
   test("with max_buffered_age 0 nothing that waited is resent, but terminate_connections still is", async () => {
     const { redis, nodes } = await redisAndFleet({ stall_timeout: 500, max_buffered_age: 0 });
-    const victim = await presence(nodes[1], "presence-kick", 77);
-    const reader = await connect(nodes[1].wsUrl());
+    const victim = await cleanups.presence(nodes[1], "presence-kick", 77);
+    const reader = await cleanups.connect(nodes[1].wsUrl());
     await reader.subscribe("waited");
     redis.pause();
     await until(() => stallWarning("publisher", 500).test(nodes[0].output()), "the stall seen by node A", 3000);
@@ -170,9 +157,9 @@ describe("a stalled Redis (SIGSTOP)", () => {
   test("before the stall is seen: ioredis is handed at most 256 KB, and a node whose own heartbeats stop coming back gives up on no peer", async () => {
     // The stall outlasts node_timeout but not stall_timeout: only the heartbeat rule can save it.
     const { redis, nodes } = await redisAndFleet({ stall_timeout: 20_000 });
-    const members = [await presence(nodes[0], "presence-silent", 1), await presence(nodes[1], "presence-silent", 2)];
+    const members = [await cleanups.presence(nodes[0], "presence-silent", 1), await cleanups.presence(nodes[1], "presence-silent", 2)];
     await members[0]!.next("pusher_internal:member_added");
-    const reader = await connect(nodes[1].wsUrl());
+    const reader = await cleanups.connect(nodes[1].wsUrl());
     await reader.subscribe("unseen");
     redis.pause();
     const pausedAt = Date.now();
