@@ -61,7 +61,7 @@ function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: str
   const origin = origins.get(path) ?? origins.get(path.replace(/\.\d+$/, ""));
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
   // Secrets, and webhook header values (often a token), are never echoed.
-  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase|headers\./.test(path);
+  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase|password|headers\./.test(path);
   const received = shown ? ` (got ${issue.received})` : "";
   const message = issue.received === "undefined" ? "is required" : issue.message;
   return `${name}: ${message}${received}`;

@@ -240,6 +240,53 @@ const TlsSchema = v.object({
   passphrase: v.optional(v.nullable(text), null),
 });
 
+/** The cache stores `reverb:restart` can write to that this server knows how to read. */
+export const LARAVEL_CACHE_STORES = ["database", "redis", "file"] as const;
+
+/**
+ * The Laravel app next to this server, described with Laravel's own `.env` names, so its cache
+ * (for `php artisan reverb:restart`) and database (for Pulse) are found where Laravel puts them.
+ */
+const LaravelSchema = v.object({
+  /** The Laravel app's folder (relative: from the working directory): `storage/`, `database/`. */
+  path: v.optional(nonEmpty, "."),
+  /** Poll the cache key `reverb:restart` writes; null: whenever the `.env` names a readable cache store. */
+  restart_poll: v.optional(v.nullable(boolean), null),
+  /** `APP_NAME`: Laravel derives its default cache and Redis prefixes from it. */
+  app_name: v.optional(nonEmpty, "Laravel"),
+  cache: v.optional(
+    v.object({
+      /** `CACHE_STORE` (Laravel 11+), else `CACHE_DRIVER`; any other store is not polled. */
+      store: v.optional(v.nullable(text), null),
+      driver: v.optional(v.nullable(text), null),
+      /** Null: Laravel's default, the slug of `APP_NAME` and `_cache_`. */
+      prefix: v.optional(v.nullable(text), null),
+      /** `DB_CACHE_CONNECTION`; null: the default database connection. */
+      database_connection: v.optional(v.nullable(text), null),
+      table: v.optional(nonEmpty, "cache"),
+      /** `REDIS_CACHE_CONNECTION`: `cache` (database `REDIS_CACHE_DB`) or `default` (`REDIS_DB`). */
+      redis_connection: v.optional(v.picklist(["cache", "default"], "must be cache or default"), "cache"),
+      redis_database: v.optional(integer(0), 1),
+    }),
+    {},
+  ),
+  /** Null: Laravel's default, the slug of `APP_NAME` and `_database_`. */
+  redis_prefix: v.optional(v.nullable(text), null),
+  database: v.optional(
+    v.object({
+      connection: v.optional(v.picklist(["sqlite", "mysql", "mariadb", "pgsql"], "must be sqlite, mysql, mariadb or pgsql"), "sqlite"),
+      url: v.optional(v.nullable(text), null),
+      host: v.optional(nonEmpty, "127.0.0.1"),
+      port: v.optional(v.nullable(integer(1, 65_535)), null),
+      /** For SQLite a file; null: `database/database.sqlite` under `path`. */
+      database: v.optional(v.nullable(text), null),
+      username: v.optional(v.nullable(text), null),
+      password: v.optional(v.nullable(text), null),
+    }),
+    {},
+  ),
+});
+
 /** `auto`: one worker per CPU this process may use. */
 const workerCount = v.pipe(
   v.unknown(),
@@ -289,6 +336,7 @@ export const ServerConfigSchema = v.object({
   /** Processes sharing the port (`start --workers`); 1 serves from the one process. */
   workers: v.optional(workerCount, 1),
   webhooks: v.optional(WebhookDeliverySchema, {}),
+  laravel: v.optional(LaravelSchema, {}),
 });
 
 export const ConfigSchema = v.pipe(
@@ -315,3 +363,4 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export type BatchingConfig = v.InferOutput<typeof BatchingSchema>;
 export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;
+export type LaravelConfig = v.InferOutput<typeof LaravelSchema>;

@@ -1,0 +1,29 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+
+/** A Laravel app's folder as the server sees it: a `.env` and the `storage/` and `database/` folders. */
+export function laravelApp(env: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "reverb-uws-laravel-"));
+  mkdirSync(join(dir, "storage", "framework", "cache", "data"), { recursive: true });
+  mkdirSync(join(dir, "database"), { recursive: true });
+  writeFileSync(join(dir, ".env"), Object.entries(env).map(([key, value]) => `${key}=${value}`).join("\n") + "\n");
+  return dir;
+}
+
+/**
+ * What `Cache::forever('laravel:reverb:restart', $time)` leaves behind, written independently
+ * of the server's reader from Laravel's FileStore: sha1 of the key, two folder levels, the
+ * 10-digit "never expires" header, then `serialize()`.
+ */
+export function writeFileCacheForever(app: string, key: string, serialized: string): void {
+  const hash = createHash("sha1").update(key).digest("hex");
+  const path = join(app, "storage", "framework", "cache", "data", hash.slice(0, 2), hash.slice(2, 4), hash);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `9999999999${serialized}`);
+}
+
+/** Laravel 11's `create_cache_table` migration, SQLite flavour. */
+export const SQLITE_CACHE_TABLE =
+  'create table "cache" ("key" varchar not null, "value" text not null, "expiration" integer not null, primary key ("key"))';
