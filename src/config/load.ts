@@ -101,6 +101,13 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
     origins.set("server.tls.cert", SERVER_ENV["tls.cert"]);
     origins.set("server.tls.key", SERVER_ENV["tls.key"]);
   }
+  // Laravel's Redis client puts REDIS_PREFIX before pub/sub channels too (Reverb #305).
+  const redisPrefix = env.REDIS_PREFIX;
+  const scaling = isRecord(server.scaling) ? server.scaling : (server.scaling = {});
+  if (redisPrefix && (scaling as Record<string, unknown>).prefix === undefined) {
+    (scaling as Record<string, unknown>).prefix = redisPrefix;
+    origins.set("server.scaling.prefix", "REDIS_PREFIX");
+  }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     server[key] = value;

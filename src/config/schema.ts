@@ -214,6 +214,30 @@ const ScalingSchema = v.object({
       username: v.optional(v.nullable(text), null),
       password: v.optional(v.nullable(text), null),
       database: v.optional(integer(0), 0),
+      /** `tls` (Laravel's `REDIS_SCHEME`) or a `rediss://` URL: connect over TLS. */
+      scheme: v.optional(v.picklist(["tcp", "tls"], "must be tcp or tls"), "tcp"),
+      tls: v.optional(
+        v.object({
+          /** PEM file of the CA that signed Redis's certificate (a private or self-signed CA). */
+          ca: v.optional(v.nullable(readableFile), null),
+          /** Client certificate and key, for a Redis that asks for one (`tls-auth-clients`). */
+          cert: v.optional(v.nullable(readableFile), null),
+          key: v.optional(v.nullable(readableFile), null),
+          /** False: accept any certificate (encrypted, not authenticated). */
+          verify: v.optional(boolean, true),
+        }),
+        {},
+      ),
+      /** `host:port` of each Sentinel; when set, the master is asked of them and host/port are unused. */
+      sentinels: v.optional(
+        v.pipe(
+          stringList,
+          v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\d{1,5}$/, "must each be host:port"))),
+        ),
+        [],
+      ),
+      sentinel_master: v.optional(nonEmpty, "mymaster"),
+      sentinel_password: v.optional(v.nullable(text), null),
     }),
     {},
   ),
