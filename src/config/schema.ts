@@ -311,6 +311,28 @@ const LaravelSchema = v.object({
   ),
 });
 
+/** A share between 0 (excluded) and 1. */
+const fraction = v.pipe(
+  v.unknown(),
+  v.transform((input) => {
+    const value = toScalar(input);
+    return typeof value === "string" && /^\d*\.?\d+$/.test(value) ? Number(value) : value;
+  }),
+  v.number("must be a number"),
+  v.check((value) => value > 0 && value <= 1, "must be above 0 and at most 1"),
+);
+
+/** Laravel Pulse's Reverb messages card, written straight into Pulse's tables. */
+const PulseSchema = v.object({
+  enabled: v.optional(boolean, false),
+  /** Seconds between writes (Reverb's `REVERB_PULSE_INGEST_INTERVAL`). */
+  ingest_interval: v.optional(integer(1, 3_600), 15),
+  /** The `sample_rate` of Pulse's `ReverbMessages` recorder: counts are written scaled by it. */
+  sample_rate: v.optional(fraction, 1),
+  /** `PULSE_DB_CONNECTION`; null: the default database connection. */
+  connection: v.optional(v.nullable(text), null),
+});
+
 /** `auto`: one worker per CPU this process may use. */
 const workerCount = v.pipe(
   v.unknown(),
@@ -361,6 +383,7 @@ export const ServerConfigSchema = v.object({
   workers: v.optional(workerCount, 1),
   webhooks: v.optional(WebhookDeliverySchema, {}),
   laravel: v.optional(LaravelSchema, {}),
+  pulse: v.optional(PulseSchema, {}),
 });
 
 export const ConfigSchema = v.pipe(
@@ -388,3 +411,4 @@ export type BatchingConfig = v.InferOutput<typeof BatchingSchema>;
 export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;
 export type LaravelConfig = v.InferOutput<typeof LaravelSchema>;
+export type PulseConfig = v.InferOutput<typeof PulseSchema>;

@@ -27,3 +27,12 @@ export function writeFileCacheForever(app: string, key: string, serialized: stri
 /** Laravel 11's `create_cache_table` migration, SQLite flavour. */
 export const SQLITE_CACHE_TABLE =
   'create table "cache" ("key" varchar not null, "value" text not null, "expiration" integer not null, primary key ("key"))';
+
+/** Pulse's `create_pulse_tables` migration for `pulse_aggregates`, as Laravel's SQLite grammar writes it. */
+export const SQLITE_PULSE_AGGREGATES = [
+  'create table "pulse_aggregates" ("id" integer primary key autoincrement not null, "bucket" integer not null, "period" integer not null, "type" varchar not null, "key" text not null, "key_hash" varchar not null, "aggregate" varchar not null, "value" numeric not null, "count" integer)',
+  'create unique index "pulse_aggregates_bucket_period_type_aggregate_key_hash_unique" on "pulse_aggregates" ("bucket", "period", "type", "aggregate", "key_hash")',
+  'create index "pulse_aggregates_period_bucket_index" on "pulse_aggregates" ("period", "bucket")',
+  'create index "pulse_aggregates_type_index" on "pulse_aggregates" ("type")',
+  'create index "pulse_aggregates_period_type_aggregate_bucket_index" on "pulse_aggregates" ("period", "type", "aggregate", "bucket")',
+];
