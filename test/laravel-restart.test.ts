@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import Redis from "ioredis";
 import { bannerOf, runCli, type CliProcess } from "./helpers/cli.ts";
-import { laravelApp, SQLITE_CACHE_TABLE, writeFileCacheForever } from "./helpers/laravel.ts";
+import { laravelApp, PGSQL_CACHE_TABLE, SQLITE_CACHE_TABLE, writeFileCacheForever } from "./helpers/laravel.ts";
+import { PostgresServer } from "./helpers/postgres.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { until, within } from "./helpers/waits.ts";
@@ -99,6 +100,26 @@ describe("php artisan reverb:restart", () => {
     ]);
     db.close();
     await expectBothRestart(nodes);
+  }, 30_000);
+
+  test("database store on PostgreSQL (DB_CACHE_CONNECTION): the same row, through Bun's Postgres client", async () => {
+    const pg = await PostgresServer.start();
+    try {
+      const admin = pg.client();
+      for (const statement of PGSQL_CACHE_TABLE) await admin.unsafe(statement);
+      const dir = app({ CACHE_STORE: "database", DB_CONNECTION: "sqlite", DB_CACHE_CONNECTION: "pgsql", DB_HOST: "127.0.0.1", DB_PORT: String(pg.port), DB_DATABASE: "laravel", DB_USERNAME: "postgres" });
+      const nodes = await startTwoNodes(dir);
+      const now = Math.floor(Date.now() / 1000);
+      await admin.unsafe('insert into "cache" ("key", "value", "expiration") values ($1, $2, $3) on conflict ("key") do update set "value" = "excluded"."value", "expiration" = "excluded"."expiration"', [
+        "acme_shop_cache_laravel:reverb:restart",
+        `i:${now};`,
+        now + 315_360_000,
+      ]);
+      await admin.close();
+      await expectBothRestart(nodes);
+    } finally {
+      await pg.stop();
+    }
   }, 30_000);
 
   test("redis store (CACHE_DRIVER, Laravel 10): REDIS_PREFIX + cache prefix + ':' + key, a plain number, cache database 1", async () => {

@@ -4,7 +4,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { bannerOf, runCli, type CliProcess } from "./helpers/cli.ts";
-import { laravelApp, SQLITE_PULSE_AGGREGATES } from "./helpers/laravel.ts";
+import { laravelApp, PGSQL_PULSE_AGGREGATES, SQLITE_PULSE_AGGREGATES } from "./helpers/laravel.ts";
+import { PostgresServer } from "./helpers/postgres.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until, within } from "./helpers/waits.ts";
@@ -169,5 +170,27 @@ describe("Pulse's Reverb messages card", () => {
     expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
     expect(storedRows(db)).toEqual(pulseRows(done));
     db.close();
+  }, 40_000);
+
+  test("PostgreSQL: the same rows, key_hash computed by the table as md5(key)::uuid", async () => {
+    const pg = await PostgresServer.start();
+    try {
+      const admin = pg.client();
+      for (const statement of PGSQL_PULSE_AGGREGATES) await admin.unsafe(statement);
+      const dir = laravelApp({ ...ENV, DB_CONNECTION: "pgsql", DB_HOST: "127.0.0.1", DB_PORT: String(pg.port), DB_DATABASE: "laravel", DB_USERNAME: "postgres", DB_PASSWORD: "" });
+      dirs.push(dir);
+      const { run, port } = await start(dir);
+      await startOfAMinute();
+      const done = await traffic(port);
+      run.child.kill("SIGTERM");
+      expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
+      const rows = await admin.unsafe('select "bucket", "period", "type", "key", "key_hash", "aggregate", "value", "count" from "pulse_aggregates" order by "type", "period"');
+      const uuid = (hex: string) => hex.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+      // decimal(20, 2) comes back as text, as PHP's PDO reads it too.
+      expect([...rows]).toEqual(pulseRows(done).map((row) => ({ ...row, key_hash: uuid(row.key_hash), value: `${row.value}.00` })));
+      await admin.close();
+    } finally {
+      await pg.stop();
+    }
   }, 40_000);
 });

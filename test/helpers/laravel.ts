@@ -36,3 +36,15 @@ export const SQLITE_PULSE_AGGREGATES = [
   'create index "pulse_aggregates_type_index" on "pulse_aggregates" ("type")',
   'create index "pulse_aggregates_period_type_aggregate_bucket_index" on "pulse_aggregates" ("period", "type", "aggregate", "bucket")',
 ];
+
+/** Pulse's `pulse_aggregates` as Laravel's PostgreSQL grammar writes it: key_hash is a stored md5 uuid. */
+export const PGSQL_PULSE_AGGREGATES = [
+  'create table "pulse_aggregates" ("id" bigserial not null primary key, "bucket" integer not null, "period" integer not null, "type" varchar(255) not null, "key" text not null, "key_hash" uuid generated always as (md5("key")::uuid) stored, "aggregate" varchar(255) not null, "value" decimal(20, 2) not null, "count" integer null)',
+  'alter table "pulse_aggregates" add constraint "pulse_aggregates_bucket_period_type_aggregate_key_hash_unique" unique ("bucket", "period", "type", "aggregate", "key_hash")',
+];
+
+/** Laravel 11's `cache` table, PostgreSQL flavour. */
+export const PGSQL_CACHE_TABLE = [
+  'create table "cache" ("key" varchar(255) not null, "value" text not null, "expiration" integer not null)',
+  'alter table "cache" add primary key ("key")',
+];
