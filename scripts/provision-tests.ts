@@ -29,6 +29,7 @@ const REQUIREMENTS: Requirement[] = [
     usedBy: "the Pulse and reverb:restart tests on PostgreSQL",
     present: () => existsSync("/usr/lib/postgresql") && readdirSync("/usr/lib/postgresql").some((version) => existsSync(`/usr/lib/postgresql/${version}/bin/postgres`)),
   },
+  { program: "MariaDB", debian: "mariadb-server-core", usedBy: "the Pulse and reverb:restart tests on MariaDB", present: () => existsSync("/usr/sbin/mariadbd") },
   { program: "curl", debian: "curl", usedBy: "the README's curl recipes", present: () => Bun.which("curl") !== null },
 ];
 

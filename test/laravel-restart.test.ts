@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import Redis from "ioredis";
 import { bannerOf, runCli, type CliProcess } from "./helpers/cli.ts";
-import { laravelApp, PGSQL_CACHE_TABLE, SQLITE_CACHE_TABLE, writeFileCacheForever } from "./helpers/laravel.ts";
+import { MariaDbServer } from "./helpers/mariadb.ts";
+import { laravelApp, MYSQL_CACHE_TABLE, PGSQL_CACHE_TABLE, SQLITE_CACHE_TABLE, writeFileCacheForever } from "./helpers/laravel.ts";
 import { PostgresServer } from "./helpers/postgres.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
@@ -121,6 +122,26 @@ describe("php artisan reverb:restart", () => {
       await pg.stop();
     }
   }, 30_000);
+
+  test("database store on MariaDB: the same row, through Bun's MySQL client", async () => {
+    const db = await MariaDbServer.start();
+    try {
+      const admin = db.client();
+      await admin.unsafe(MYSQL_CACHE_TABLE);
+      const dir = app({ CACHE_STORE: "database", DB_CONNECTION: "mariadb", DB_HOST: "127.0.0.1", DB_PORT: String(db.port), DB_DATABASE: "laravel", DB_USERNAME: "root" });
+      const nodes = await startTwoNodes(dir);
+      const now = Math.floor(Date.now() / 1000);
+      await admin.unsafe("insert into `cache` (`key`, `value`, `expiration`) values (?, ?, ?) on duplicate key update `value` = values(`value`), `expiration` = values(`expiration`)", [
+        "acme_shop_cache_laravel:reverb:restart",
+        `i:${now};`,
+        now + 315_360_000,
+      ]);
+      await admin.close();
+      await expectBothRestart(nodes);
+    } finally {
+      await db.stop();
+    }
+  }, 40_000);
 
   test("redis store (CACHE_DRIVER, Laravel 10): REDIS_PREFIX + cache prefix + ':' + key, a plain number, cache database 1", async () => {
     redis ??= await RedisServer.start();

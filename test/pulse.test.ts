@@ -4,7 +4,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { bannerOf, runCli, type CliProcess } from "./helpers/cli.ts";
-import { laravelApp, PGSQL_PULSE_AGGREGATES, SQLITE_PULSE_AGGREGATES } from "./helpers/laravel.ts";
+import { laravelApp, MYSQL_PULSE_AGGREGATES, PGSQL_PULSE_AGGREGATES, SQLITE_PULSE_AGGREGATES } from "./helpers/laravel.ts";
+import { MariaDbServer } from "./helpers/mariadb.ts";
 import { PostgresServer } from "./helpers/postgres.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
@@ -191,6 +192,26 @@ describe("Pulse's Reverb messages card", () => {
       await admin.close();
     } finally {
       await pg.stop();
+    }
+  }, 40_000);
+
+  test("MariaDB: the same rows, key_hash computed by the table as unhex(md5(key))", async () => {
+    const db = await MariaDbServer.start();
+    try {
+      const admin = db.client();
+      for (const statement of MYSQL_PULSE_AGGREGATES) await admin.unsafe(statement);
+      const dir = laravelApp({ ...ENV, DB_CONNECTION: "mariadb", DB_HOST: "127.0.0.1", DB_PORT: String(db.port), DB_DATABASE: "laravel", DB_USERNAME: "root", DB_PASSWORD: "" });
+      dirs.push(dir);
+      const { run, port } = await start(dir);
+      await startOfAMinute();
+      const done = await traffic(port);
+      run.child.kill("SIGTERM");
+      expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
+      const rows = await admin.unsafe("select `bucket`, `period`, `type`, `key`, hex(`key_hash`) as `key_hash`, `aggregate`, `value`, `count` from `pulse_aggregates` order by `type`, `period`");
+      expect([...rows]).toEqual(pulseRows(done).map((row) => ({ ...row, key_hash: row.key_hash.toUpperCase(), value: `${row.value}.00` })));
+      await admin.close();
+    } finally {
+      await db.stop();
     }
   }, 40_000);
 });

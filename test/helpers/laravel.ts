@@ -48,3 +48,12 @@ export const PGSQL_CACHE_TABLE = [
   'create table "cache" ("key" varchar(255) not null, "value" text not null, "expiration" integer not null)',
   'alter table "cache" add primary key ("key")',
 ];
+
+/** Pulse's `pulse_aggregates` as Laravel's MySQL/MariaDB grammar writes it: key_hash is a virtual unhex(md5(key)). */
+export const MYSQL_PULSE_AGGREGATES = [
+  "create table `pulse_aggregates` (`id` bigint unsigned not null auto_increment primary key, `bucket` int unsigned not null, `period` mediumint unsigned not null, `type` varchar(255) not null, `key` mediumtext not null, `key_hash` char(16) character set binary as (unhex(md5(`key`))), `aggregate` varchar(255) not null, `value` decimal(20, 2) not null, `count` int unsigned null) default character set utf8mb4 collate 'utf8mb4_unicode_ci'",
+  "alter table `pulse_aggregates` add unique `pulse_aggregates_bucket_period_type_aggregate_key_hash_unique`(`bucket`, `period`, `type`, `aggregate`, `key_hash`)",
+];
+
+/** Laravel 11's `cache` table, MySQL/MariaDB flavour. */
+export const MYSQL_CACHE_TABLE = "create table `cache` (`key` varchar(255) not null, `value` mediumtext not null, `expiration` int not null, primary key (`key`)) default character set utf8mb4 collate 'utf8mb4_unicode_ci'";
