@@ -15,7 +15,7 @@ export interface LaravelDatabase {
   close(): Promise<void>;
 }
 
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_BUSY_TIMEOUT_MS = 100;
 
 const DEFAULT_PORTS = { mysql: 3306, pgsql: 5432 } as const;
 
@@ -33,7 +33,8 @@ export function openLaravelDatabase(laravel: LaravelConfig, options: { connectio
     const file = settings.database ?? resolve(laravel.path, "database", "database.sqlite");
     const filename = file === ":memory:" ? file : resolve(laravel.path, file);
     sql = new SQL({ adapter: "sqlite", filename, readonly: options.readonly ?? false, create: !options.readonly } as SQL.Options);
-    // PHP, other workers and other nodes write the same file: wait for their locks, as Laravel's busy_timeout does.
+    // SQLite runs on the calling thread: wait briefly for a lock PHP or another worker holds, but
+    // never stall the socket loop; a longer lock fails the write, whose counts wait for the next.
     void sql.unsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).catch(() => {});
   } else if (settings.url) {
     sql = new SQL(settings.url, { adapter: kind === "pgsql" ? "postgres" : "mysql", max: 2 } as SQL.Options);

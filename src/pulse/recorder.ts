@@ -17,6 +17,8 @@ export interface PulseRecorderOptions {
 const SENT = "reverb_message:sent";
 const RECEIVED = "reverb_message:received";
 
+const FINAL_WRITE_MS = 3_000;
+
 /**
  * Reverb's Pulse messages card without PHP. It reads the counters the hub keeps anyway
  * (`messagesSent`, `messagesReceived`), so the socket loop pays nothing more. The counts are cut
@@ -51,13 +53,20 @@ export class PulseRecorder {
     this.schedule();
   }
 
-  /** Writes what is left (a restart loses no counts), then closes the connection. */
+  /**
+   * Writes what is left (a restart loses no counts), then closes the connection. A database that
+   * does not answer within `FINAL_WRITE_MS` does not hold the exit up.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.cut();
-    await this.flush();
-    await this.options.db.close().catch(() => {});
+    const last = (async () => {
+      await this.writing;
+      await this.flush();
+    })();
+    await Promise.race([last, Bun.sleep(FINAL_WRITE_MS)]);
+    void this.options.db.close().catch(() => {});
   }
 
   private schedule(): void {
