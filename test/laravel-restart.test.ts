@@ -143,10 +143,12 @@ describe("php artisan reverb:restart", () => {
     }
   }, 40_000);
 
-  test("redis store (CACHE_DRIVER, Laravel 10): REDIS_PREFIX + cache prefix + ':' + key, a plain number, cache database 1", async () => {
+  test("redis store (CACHE_DRIVER, Laravel 10), a fleet over Redis: REDIS_PREFIX + cache prefix + ':' + key, a plain number, cache database 1", async () => {
     redis ??= await RedisServer.start();
-    const dir = app({ CACHE_DRIVER: "redis", REDIS_HOST: "127.0.0.1", REDIS_PORT: String(redis.port), CACHE_PREFIX: "shop" });
+    // A fleet over the same Redis, as a Forge/Envoyer deploy would restart it.
+    const dir = app({ CACHE_DRIVER: "redis", REDIS_HOST: "127.0.0.1", REDIS_PORT: String(redis.port), CACHE_PREFIX: "shop", REVERB_SCALING_ENABLED: "true" });
     const nodes = await startTwoNodes(dir);
+    await until(() => nodes.every(({ run }) => run.output.text.includes("joined the fleet")), "the fleet", 10_000);
     expect(nodes[0]!.run.output.text).not.toContain("Cannot read");
     const writer = new Redis({ port: redis.port, host: "127.0.0.1", db: 1 });
     await writer.set("acme_shop_database_shop:laravel:reverb:restart", String(Math.floor(Date.now() / 1000)));
