@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Redis from "ioredis";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ export interface RedisServerOptions {
  */
 export class RedisServer {
   private process: Bun.Subprocess | null = null;
+  private dir: string | null = null;
 
   private constructor(
     readonly port: number,
@@ -50,7 +51,9 @@ export class RedisServer {
       ? ["--port", "0", "--tls-port", String(this.port), "--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no"]
       : ["--port", String(this.port)];
     const replica = replicaOf === undefined ? [] : ["--replicaof", "127.0.0.1", String(replicaOf)];
-    this.process = Bun.spawn([binary, ...listen, ...replica, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    // A replica's full sync writes an RDB file: keep it out of the working directory.
+    this.dir ??= mkdtempSync(join(tmpdir(), "reverb-uws-redis-"));
+    this.process = Bun.spawn([binary, ...listen, ...replica, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], {
       stdout: "ignore",
       stderr: "ignore",
     });
@@ -139,6 +142,7 @@ export class RedisSentinel {
   private constructor(
     readonly port: number,
     private readonly child: Bun.Subprocess,
+    private readonly dir: string,
   ) {}
 
   static async start(masterPort: number, master = "mymaster"): Promise<RedisSentinel> {
@@ -160,7 +164,7 @@ export class RedisSentinel {
       ].join("\n") + "\n",
     );
     const child = Bun.spawn([binary, config, "--sentinel"], { stdout: "ignore", stderr: "ignore" });
-    const sentinel = new RedisSentinel(port, child);
+    const sentinel = new RedisSentinel(port, child, dir);
     await until(async () => (await sentinel.masterPort(master).catch(() => null)) === masterPort, `sentinel on ${port}`, 5_000);
     return sentinel;
   }
@@ -190,5 +194,6 @@ export class RedisSentinel {
   async kill(): Promise<void> {
     this.child.kill("SIGKILL");
     await this.child.exited;
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
