@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
+import { rmSync } from "node:fs";
+import { bannerOf, runCli } from "./helpers/cli.ts";
+import { laravelApp } from "./helpers/laravel.ts";
 import { startFleet, stopFleet, type FleetNode, type FleetOptions } from "./helpers/fleet.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { makeTlsFiles, RedisSentinel, RedisServer } from "./helpers/redis.ts";
@@ -95,4 +98,29 @@ describe("Redis Sentinel", () => {
     await until(async () => (await sentinel.masterPort()) === replica.port, "the failover to the replica", 20_000);
     await deliveredAcross(nodes[0]!, listener, "sentinel-room", 20_000);
   }, 60_000);
+});
+
+describe("REDIS_PREFIX", () => {
+  test("goes before the scaling channel, as Laravel's Redis client prefixes pub/sub channels", async () => {
+    const redis = await RedisServer.start();
+    cleanups.push(() => redis.kill());
+    const dir = laravelApp({
+      REVERB_SERVER_HOST: "127.0.0.1",
+      REVERB_SERVER_PORT: "0",
+      REVERB_APP_ID: "1",
+      REVERB_APP_KEY: "key",
+      REVERB_APP_SECRET: "secret",
+      REVERB_SCALING_ENABLED: "true",
+      REDIS_PORT: String(redis.port),
+      REDIS_PREFIX: "shop_database_",
+    });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const run = runCli(["start"], dir);
+    cleanups.push(() => void run.child.kill("SIGKILL"));
+    await bannerOf(run);
+    const probe = new Redis({ port: redis.port, host: "127.0.0.1" });
+    cleanups.push(() => probe.disconnect());
+    await until(async () => ((await probe.pubsub("CHANNELS")) as string[]).includes("shop_database_reverb"), "the subscription on shop_database_reverb", 5_000);
+    expect(await probe.pubsub("CHANNELS")).toEqual(["shop_database_reverb"]);
+  });
 });
