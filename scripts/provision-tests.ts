@@ -4,7 +4,7 @@
  * with apt-get if it can (root on Debian/Ubuntu), and otherwise stops the run before any test with
  * one line naming what is missing and how to install it.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 
 interface Requirement {
   /** What the tests run, as a person would name it. */
@@ -23,6 +23,13 @@ const REQUIREMENTS: Requirement[] = [
   { program: "redis-server", debian: "redis-server", usedBy: "the scaling tests", present: () => Bun.which("redis-server") !== null },
   { program: "chromium", debian: "chromium", usedBy: "the dashboard test", present: () => existsSync(CHROMIUM) },
   { program: "openssl", debian: "openssl", usedBy: "the TLS tests", present: () => Bun.which("openssl") !== null },
+  {
+    program: "PostgreSQL",
+    debian: "postgresql",
+    usedBy: "the Pulse and reverb:restart tests on PostgreSQL",
+    present: () => existsSync("/usr/lib/postgresql") && readdirSync("/usr/lib/postgresql").some((version) => existsSync(`/usr/lib/postgresql/${version}/bin/postgres`)),
+  },
+  { program: "MariaDB", debian: "mariadb-server-core", usedBy: "the Pulse and reverb:restart tests on MariaDB", present: () => existsSync("/usr/sbin/mariadbd") },
   { program: "curl", debian: "curl", usedBy: "the README's curl recipes", present: () => Bun.which("curl") !== null },
 ];
 

@@ -4,7 +4,10 @@ import { install } from "./install.ts";
 import { capacityReport, openFilesLimit, openFilesNow } from "./lifecycle/open-files.ts";
 import { registerRunning, runtimeDir } from "./lifecycle/runtime-files.ts";
 import { createShutdown, onSignals, type Drainable } from "./lifecycle/shutdown.ts";
-import { createLogger } from "./log.ts";
+import type { Config } from "./config/schema.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { openRestartKeyReader, restartPollWanted } from "./laravel/restart-key.ts";
+import { startRestartPoll } from "./lifecycle/restart-poll.ts";
 import { requestRestart } from "./restart.ts";
 import { startServer } from "./server.ts";
 import { startPrimary } from "./workers/primary.ts";
@@ -86,8 +89,33 @@ const start = defineCommand({
 
     registerRunning(runtimeDir(process.env), { pid: process.pid, host, port: port! });
     onSignals(shutdown);
+    pollRestartKey(config, log, (why) => shutdown(why));
   },
 });
+
+/** Reverb's interval for `reverb:restart`'s key. */
+const RESTART_POLL_MS = 5_000;
+
+/**
+ * `php artisan reverb:restart` support: poll the Laravel cache key it writes, from the process
+ * that owns the drain (the primary of a box of workers), so every node of a fleet restarts.
+ */
+function pollRestartKey(config: Config, log: Logger, shutdown: (why: string) => void): void {
+  const { laravel, scaling } = config.server;
+  if (!restartPollWanted(laravel)) return;
+  const reader = openRestartKeyReader(laravel, scaling.server);
+  if (!reader) {
+    log.error(`REVERB_RESTART_POLL is on but CACHE_STORE (or CACHE_DRIVER) is not database, redis or file: cannot read reverb:restart's key`);
+    process.exit(1);
+  }
+  startRestartPoll({
+    reader,
+    log,
+    intervalMs: RESTART_POLL_MS,
+    startedAt: Math.floor(Date.now() / 1000),
+    onRestart: (why) => shutdown(`Restart requested (${why})`),
+  });
+}
 
 const restart = defineCommand({
   meta: { name: "restart", description: "Drain and stop every running server (the fleet too, with scaling on) so the process manager restarts it" },

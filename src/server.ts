@@ -1,3 +1,5 @@
+import { openLaravelDatabase } from "./laravel/database.ts";
+import { PulseRecorder } from "./pulse/recorder.ts";
 import type { Config } from "./config/schema.ts";
 import { BoxBus, type BoxLink } from "./bus/box-bus.ts";
 import { localBus, type Bus } from "./bus/bus.ts";
@@ -67,6 +69,15 @@ function chooseBus(config: Config, log: Logger, hooks: ServerHooks): Bus {
 }
 
 /** Wires the core, the HTTP API and the Bun transport together and starts listening. */
+/** Pulse's messages card, when `pulse.enabled`: each process writes its own counts. */
+function startPulse(config: Config, hub: Hub, log: Logger): PulseRecorder | null {
+  const { pulse, laravel } = config.server;
+  if (!pulse.enabled) return null;
+  const recorder = new PulseRecorder({ apps: hub.apps.all(), db: openLaravelDatabase(laravel, { connection: pulse.connection }), config: pulse, log });
+  recorder.start();
+  return recorder;
+}
+
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
   const bus = chooseBus(config, log, hooks);
@@ -102,6 +113,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
   bus.start(hub);
+  const pulse = startPulse(config, hub, log);
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
 
   const openConnections = () => Object.values(hub.connectionCounts()).reduce((sum, count) => sum + count, 0);
@@ -125,6 +137,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       await server.stop(true);
       await bus.stop();
       webhooks?.stop();
+      await pulse?.stop();
     },
   };
   return running;

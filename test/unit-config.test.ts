@@ -159,6 +159,47 @@ describe("loadConfig", () => {
     ]));
   });
 
+  test("managed Redis and the Laravel app: Laravel's .env names, REDIS_PREFIX before the scaling channel, errors naming the variable", async () => {
+    const dir = scratch({ "ca.pem": "-----BEGIN CERTIFICATE-----\n" });
+    const env = {
+      ...CREDENTIALS,
+      REDIS_URL: "rediss://cache.example:6380",
+      REDIS_TLS_CA: join(dir, "ca.pem"),
+      REDIS_TLS_VERIFY: "false",
+      REDIS_SENTINELS: "10.0.0.1:26379, 10.0.0.2:26379",
+      REDIS_SENTINEL_MASTER: "primary",
+      REDIS_PREFIX: "shop_",
+      CACHE_STORE: "redis",
+      DB_CONNECTION: "pgsql",
+      DB_PORT: "5433",
+    };
+    const result = await loadConfig({ cwd: dir, env });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.server.scaling.prefix).toBe("shop_");
+    expect(result.config.server.scaling.server).toMatchObject({
+      url: "rediss://cache.example:6380",
+      tls: { ca: join(dir, "ca.pem"), cert: null, key: null, verify: false },
+      sentinels: ["10.0.0.1:26379", "10.0.0.2:26379"],
+      sentinel_master: "primary",
+    });
+    expect(result.config.server.laravel).toMatchObject({ path: ".", restart_poll: null, app_name: "Laravel", redis_prefix: "shop_", cache: { store: "redis", table: "cache", redis_database: 1 } });
+    expect(result.config.server.laravel.database).toMatchObject({ connection: "pgsql", port: 5433, host: "127.0.0.1" });
+
+    const own = await loadConfig({ cwd: dir, env: { ...env, REVERB_SCALING_PREFIX: "fleet_" } });
+    expect(own.ok && own.config.server.scaling.prefix).toBe("fleet_");
+
+    const bad = await loadConfig({
+      cwd: dir,
+      env: { ...CREDENTIALS, REDIS_SENTINELS: "10.0.0.1", REDIS_TLS_CA: join(dir, "missing.pem"), DB_CONNECTION: "oracle", REVERB_RESTART_POLL: "often" },
+    });
+    expect(bad.ok ? [] : bad.errors).toEqual(expect.arrayContaining([
+      'REDIS_SENTINELS: must each be host:port (got "10.0.0.1")',
+      `REDIS_TLS_CA: cannot be read (ENOENT) (got "${join(dir, "missing.pem")}")`,
+      'DB_CONNECTION: must be sqlite, mysql, mariadb or pgsql (got "oracle")',
+      'REVERB_RESTART_POLL: must be true or false (got "often")',
+    ]));
+  });
+
   test("config file problems name the file and the key path; duplicate keys are refused", async () => {
     const cwd = scratch({
       "bad.json": JSON.stringify({ apps: [{ app_id: "1", key: "k", secret: "s" }, { app_id: "2", key: "k", secret: "s", ping_interval: "x" }] }),

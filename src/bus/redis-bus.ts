@@ -84,7 +84,13 @@ export class RedisBus extends FleetBus {
     super(`${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`, config, log, onRestart);
     this.channel = `${config.prefix}${config.channel}`;
     this.buffer = new BoundedQueue(config.max_buffered);
-    this.where = config.server.url ? redactPassword(config.server.url) : `${config.server.host}:${config.server.port}`;
+    const { server } = config;
+    this.where =
+      server.sentinels.length > 0
+        ? `master ${server.sentinel_master} through Sentinels ${server.sentinels.join(",")}`
+        : server.url
+          ? redactPassword(server.url)
+          : `${server.host}:${server.port}`;
   }
 
   override start(sink: BusSink): void {

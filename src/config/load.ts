@@ -61,7 +61,7 @@ function describe(issue: v.BaseIssue<unknown>, origins: Origins, configPath: str
   const origin = origins.get(path) ?? origins.get(path.replace(/\.\d+$/, ""));
   const name = origin ?? (configPath ? `${configPath}: ${path || "(root)"}` : path || "config");
   // Secrets, and webhook header values (often a token), are never echoed.
-  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase|headers\./.test(path);
+  const shown = issue.received && !["undefined", "Object", "Array"].includes(issue.received) && !/secret|passphrase|password|headers\./.test(path);
   const received = shown ? ` (got ${issue.received})` : "";
   const message = issue.received === "undefined" ? "is required" : issue.message;
   return `${name}: ${message}${received}`;
@@ -100,6 +100,13 @@ export async function loadConfig(options: LoadOptions): Promise<LoadResult> {
   if (!isRecord(file.server) || file.server.tls === undefined) {
     origins.set("server.tls.cert", SERVER_ENV["tls.cert"]);
     origins.set("server.tls.key", SERVER_ENV["tls.key"]);
+  }
+  // Laravel's Redis client puts REDIS_PREFIX before pub/sub channels too (Reverb #305).
+  const redisPrefix = env.REDIS_PREFIX;
+  const scaling = isRecord(server.scaling) ? server.scaling : (server.scaling = {});
+  if (redisPrefix && (scaling as Record<string, unknown>).prefix === undefined) {
+    (scaling as Record<string, unknown>).prefix = redisPrefix;
+    origins.set("server.scaling.prefix", "REDIS_PREFIX");
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;

@@ -214,6 +214,30 @@ const ScalingSchema = v.object({
       username: v.optional(v.nullable(text), null),
       password: v.optional(v.nullable(text), null),
       database: v.optional(integer(0), 0),
+      /** `tls` (Laravel's `REDIS_SCHEME`) or a `rediss://` URL: connect over TLS. */
+      scheme: v.optional(v.picklist(["tcp", "tls"], "must be tcp or tls"), "tcp"),
+      tls: v.optional(
+        v.object({
+          /** PEM file of the CA that signed Redis's certificate (a private or self-signed CA). */
+          ca: v.optional(v.nullable(readableFile), null),
+          /** Client certificate and key, for a Redis that asks for one (`tls-auth-clients`). */
+          cert: v.optional(v.nullable(readableFile), null),
+          key: v.optional(v.nullable(readableFile), null),
+          /** False: accept any certificate (encrypted, not authenticated). */
+          verify: v.optional(boolean, true),
+        }),
+        {},
+      ),
+      /** `host:port` of each Sentinel; when set, the master is asked of them and host/port are unused. */
+      sentinels: v.optional(
+        v.pipe(
+          stringList,
+          v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\d{1,5}$/, "must each be host:port"))),
+        ),
+        [],
+      ),
+      sentinel_master: v.optional(nonEmpty, "mymaster"),
+      sentinel_password: v.optional(v.nullable(text), null),
     }),
     {},
   ),
@@ -238,6 +262,75 @@ const TlsSchema = v.object({
   ca: v.optional(v.nullable(readableFile), null),
   /** For an encrypted `key`. */
   passphrase: v.optional(v.nullable(text), null),
+});
+
+/** The cache stores `reverb:restart` can write to that this server knows how to read. */
+export const LARAVEL_CACHE_STORES = ["database", "redis", "file"] as const;
+
+/**
+ * The Laravel app next to this server, described with Laravel's own `.env` names, so its cache
+ * (for `php artisan reverb:restart`) and database (for Pulse) are found where Laravel puts them.
+ */
+const LaravelSchema = v.object({
+  /** The Laravel app's folder (relative: from the working directory): `storage/`, `database/`. */
+  path: v.optional(nonEmpty, "."),
+  /** Poll the cache key `reverb:restart` writes; null: whenever the `.env` names a readable cache store. */
+  restart_poll: v.optional(v.nullable(boolean), null),
+  /** `APP_NAME`: Laravel derives its default cache and Redis prefixes from it. */
+  app_name: v.optional(nonEmpty, "Laravel"),
+  cache: v.optional(
+    v.object({
+      /** `CACHE_STORE` (Laravel 11+), else `CACHE_DRIVER`; any other store is not polled. */
+      store: v.optional(v.nullable(text), null),
+      driver: v.optional(v.nullable(text), null),
+      /** Null: Laravel's default, the slug of `APP_NAME` and `_cache_`. */
+      prefix: v.optional(v.nullable(text), null),
+      /** `DB_CACHE_CONNECTION`; null: the default database connection. */
+      database_connection: v.optional(v.nullable(text), null),
+      table: v.optional(nonEmpty, "cache"),
+      /** `REDIS_CACHE_CONNECTION`: `cache` (database `REDIS_CACHE_DB`) or `default` (`REDIS_DB`). */
+      redis_connection: v.optional(v.picklist(["cache", "default"], "must be cache or default"), "cache"),
+      redis_database: v.optional(integer(0), 1),
+    }),
+    {},
+  ),
+  /** Null: Laravel's default, the slug of `APP_NAME` and `_database_`. */
+  redis_prefix: v.optional(v.nullable(text), null),
+  database: v.optional(
+    v.object({
+      connection: v.optional(v.picklist(["sqlite", "mysql", "mariadb", "pgsql"], "must be sqlite, mysql, mariadb or pgsql"), "sqlite"),
+      url: v.optional(v.nullable(text), null),
+      host: v.optional(nonEmpty, "127.0.0.1"),
+      port: v.optional(v.nullable(integer(1, 65_535)), null),
+      /** For SQLite a file; null: `database/database.sqlite` under `path`. */
+      database: v.optional(v.nullable(text), null),
+      username: v.optional(v.nullable(text), null),
+      password: v.optional(v.nullable(text), null),
+    }),
+    {},
+  ),
+});
+
+/** A share between 0 (excluded) and 1. */
+const fraction = v.pipe(
+  v.unknown(),
+  v.transform((input) => {
+    const value = toScalar(input);
+    return typeof value === "string" && /^\d*\.?\d+$/.test(value) ? Number(value) : value;
+  }),
+  v.number("must be a number"),
+  v.check((value) => value > 0 && value <= 1, "must be above 0 and at most 1"),
+);
+
+/** Laravel Pulse's Reverb messages card, written straight into Pulse's tables. */
+const PulseSchema = v.object({
+  enabled: v.optional(boolean, false),
+  /** Seconds between writes (Reverb's `REVERB_PULSE_INGEST_INTERVAL`). */
+  ingest_interval: v.optional(integer(1, 3_600), 15),
+  /** The `sample_rate` of Pulse's `ReverbMessages` recorder: counts are written scaled by it. */
+  sample_rate: v.optional(fraction, 1),
+  /** `PULSE_DB_CONNECTION`; null: the default database connection. */
+  connection: v.optional(v.nullable(text), null),
 });
 
 /** `auto`: one worker per CPU this process may use. */
@@ -289,6 +382,8 @@ export const ServerConfigSchema = v.object({
   /** Processes sharing the port (`start --workers`); 1 serves from the one process. */
   workers: v.optional(workerCount, 1),
   webhooks: v.optional(WebhookDeliverySchema, {}),
+  laravel: v.optional(LaravelSchema, {}),
+  pulse: v.optional(PulseSchema, {}),
 });
 
 export const ConfigSchema = v.pipe(
@@ -315,3 +410,5 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export type BatchingConfig = v.InferOutput<typeof BatchingSchema>;
 export type ScalingConfig = v.InferOutput<typeof ScalingSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;
+export type LaravelConfig = v.InferOutput<typeof LaravelSchema>;
+export type PulseConfig = v.InferOutput<typeof PulseSchema>;
