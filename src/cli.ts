@@ -7,6 +7,7 @@ import { createShutdown, onSignals, type Drainable } from "./lifecycle/shutdown.
 import { createLogger } from "./log.ts";
 import { requestRestart } from "./restart.ts";
 import { startServer } from "./server.ts";
+import { runtimeTransport } from "./transport/runtime.ts";
 import { startPrimary } from "./workers/primary.ts";
 
 /** The configuration, or one line per problem on stderr and exit status 1. */
@@ -57,6 +58,11 @@ const start = defineCommand({
       log.error(`Cannot listen on ${host}:${config.server.port}: ${(error as Error).message}${files}`);
       process.exit(1);
     };
+    if (workers > 1 && !process.versions.bun) {
+      log.error(`--workers ${workers} runs under Bun only: under Node run one process per port (uWebSockets.js), or start with bunx reverb-uws`);
+      process.exit(1);
+    }
+    const serve = await runtimeTransport();
     if (workers > 1) {
       if (process.platform !== "linux") {
         log.error(`--workers ${workers} needs the kernel to spread one port's connections over processes (SO_REUSEPORT), which Bun does on Linux only: run one process per port here`);
@@ -67,7 +73,7 @@ const start = defineCommand({
       port = await primary.listening.catch(cannotListen);
     } else {
       try {
-        const running = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
+        const running = startServer(config, log, { onRestart: () => shutdown("Restart requested"), serve });
         server = running;
         port = running.port;
       } catch (error) {
