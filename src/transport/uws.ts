@@ -16,7 +16,7 @@ import type { TransportOptions, TransportServer } from "./transport.ts";
  */
 class UwsSocket implements Socket {
   /** Set by `open`, cleared by `close`. */
-  ws: WebSocket<UwsSocket> | null = null;
+  ws: WebSocket<Holder> | null = null;
 
   constructor(readonly data: SocketData) {}
 
@@ -51,6 +51,15 @@ class UwsSocket implements Socket {
   getBufferedAmount(): number {
     return this.ws === null ? 0 : this.ws.getBufferedAmount();
   }
+}
+
+/**
+ * uWS.js copies the user data's own properties onto its socket object (and `getUserData()` returns
+ * that socket), so our socket travels as a property: given as the user data itself, its methods
+ * would be lost and the native ones (`close` = drop the TCP connection) called instead.
+ */
+interface Holder {
+  socket: UwsSocket;
 }
 
 /** What a request handler needs of a uWS request, copied out before the handler returns. */
@@ -178,7 +187,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     if (route?.name !== "websocket") return serveHttp(res, req);
     const data = openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => req.getHeader("origin") || null);
     http.record("websocket", 101);
-    res.upgrade(new UwsSocket(data), req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+    res.upgrade<Holder>({ socket: new UwsSocket(data) }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
   }
 
   /** As Bun's `websocket.error`: count, log, and tell the client its frame was not understood. */
@@ -189,7 +198,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     socket.send(ERROR_FRAMES.invalidMessage);
   }
 
-  app.ws<UwsSocket>("/*", {
+  app.ws<Holder>("/*", {
     maxPayloadLength: largestMessage(config),
     // Liveness is the hub's sweep, per app; uWS's single server-wide timer cannot express that.
     idleTimeout: 0,
@@ -203,7 +212,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
 
     open(ws) {
       openFiles.opened();
-      const socket = ws.getUserData();
+      const socket = ws.getUserData().socket;
       socket.ws = ws;
       const data = socket.data;
       try {
@@ -221,7 +230,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       }
     },
     message(ws, message) {
-      const socket = ws.getUserData();
+      const socket = ws.getUserData().socket;
       if (!(socket.data instanceof Connection)) return;
       try {
         hub.message(socket.data, Buffer.from(message).toString("utf8"));
@@ -230,16 +239,16 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       }
     },
     ping(ws) {
-      const data = ws.getUserData().data;
+      const data = ws.getUserData().socket.data;
       if (data instanceof Connection) hub.control(data);
     },
     pong(ws) {
-      const data = ws.getUserData().data;
+      const data = ws.getUserData().socket.data;
       if (data instanceof Connection) hub.control(data);
     },
     close(ws) {
       openFiles.closed();
-      const socket = ws.getUserData();
+      const socket = ws.getUserData().socket;
       socket.ws = null;
       if (!(socket.data instanceof Connection)) return;
       try {
