@@ -18,7 +18,10 @@ class UwsSocket implements Socket {
   /** Set by `open`, cleared by `close`. */
   ws: WebSocket<Holder> | null = null;
 
-  constructor(readonly data: SocketData) {}
+  constructor(
+    readonly data: SocketData,
+    private readonly app: TemplatedApp,
+  ) {}
 
   send(frame: string): number {
     return this.ws === null ? 2 : this.ws.send(frame, false);
@@ -32,8 +35,13 @@ class UwsSocket implements Socket {
     return this.ws !== null && this.ws.unsubscribe(topic);
   }
 
+  /**
+   * uWS publishes from a socket only if it is subscribed to the topic; one that is not (a client
+   * event in `accept_client_events_from: all`) has nothing to be excluded from, so the app sends.
+   */
   publish(topic: string, frame: string): boolean {
-    return this.ws !== null && this.ws.publish(topic, frame, false);
+    if (this.ws === null) return false;
+    return this.ws.isSubscribed(topic) ? this.ws.publish(topic, frame, false) : this.app.publish(topic, frame, false);
   }
 
   ping(): void {
@@ -187,7 +195,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     if (route?.name !== "websocket") return serveHttp(res, req);
     const data = openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => req.getHeader("origin") || null);
     http.record("websocket", 101);
-    res.upgrade<Holder>({ socket: new UwsSocket(data) }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+    res.upgrade<Holder>({ socket: new UwsSocket(data, app) }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
   }
 
   /** As Bun's `websocket.error`: count, log, and tell the client its frame was not understood. */

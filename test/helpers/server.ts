@@ -23,6 +23,9 @@ export const TEST_WORKERS = Number(process.env.REVERB_TEST_WORKERS ?? 1);
  */
 export const TEST_TRANSPORT = process.env.REVERB_TEST_TRANSPORT === "uws" ? "uws" : "bun";
 
+/** Whether `startTestServer` runs the server in this process, so `hub` can be read. */
+export const IN_PROCESS = TEST_WORKERS === 1 && TEST_TRANSPORT === "bun";
+
 export interface TestServer {
   readonly config: Config;
   readonly port: number;
