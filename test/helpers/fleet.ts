@@ -29,6 +29,8 @@ export interface FleetOptions {
   /** Extra app settings for the one test app. */
   app?: Record<string, unknown>;
   scaling?: Record<string, unknown>;
+  /** Run the node the Node way (uWebSockets.js, worker_threads); REVERB_TEST_TRANSPORT=uws by default. */
+  node?: boolean;
   /** Resolve only once the node is subscribed (default); false for a Redis that is not there yet. */
   waitForRedis?: boolean;
 }
@@ -61,7 +63,7 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
     }),
   );
   // REVERB_TEST_TRANSPORT=uws: the fleet's nodes run the Node way (Redis subscriber on worker_threads).
-  const server = TEST_TRANSPORT === "uws" ? ["node", nodeCli()] : [process.execPath, CLI];
+  const server = (options.node ?? TEST_TRANSPORT === "uws") ? ["node", nodeCli()] : [process.execPath, CLI];
   const child = Bun.spawn([...server, "start", "--config", configPath], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", REVERB_RUNTIME_DIR: dir },
     stdout: "pipe",

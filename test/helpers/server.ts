@@ -47,34 +47,42 @@ type ConfigInput = v.InferInput<typeof ConfigSchema>;
  * is dropped unless a test passes a logger to read it.
  */
 export async function startTestServer(input: Partial<ConfigInput> = {}, log?: Logger): Promise<TestServer> {
-  const raw = {
-    apps: input.apps ?? [{ ...APP, accept_client_events_from: "members" }],
-    server: { host: "127.0.0.1", port: 0, ...input.server },
-  };
-  const config = v.parse(ConfigSchema, raw);
-  const wsUrl = (port: number) => (key = config.apps[0]!.key) => `ws://127.0.0.1:${port}${config.server.path}/app/${key}`;
+  const { raw, config } = testConfig(input);
   // A test that reads the log runs in process: its subject is the log line, not the fleet.
-  if (TEST_WORKERS > 1 && !log) return startProcessServer(raw, config, wsUrl, (path, dir) => runCli(["start", "--config", path, "--workers", String(TEST_WORKERS)], dir));
-  if (TEST_TRANSPORT === "uws" && !log) return startProcessServer(raw, config, wsUrl, (path, dir) => runCommand(["node", nodeCli(), "start", "--config", path], dir));
+  if (TEST_WORKERS > 1 && !log) return startProcessServer(raw, config, (path, dir) => runCli(["start", "--config", path, "--workers", String(TEST_WORKERS)], dir));
+  if (TEST_TRANSPORT === "uws" && !log) return startNodeServer(input);
   const running = startServer(config, log ?? createLogger({ debug: false, quiet: true }));
   return {
     config,
     port: running.port,
     url: running.url,
     hub: running.hub,
-    wsUrl: wsUrl(running.port),
+    wsUrl: wsUrl(config, running.port),
     drain: (reason, timeoutMs) => running.drain(reason, timeoutMs),
     stop: () => running.stop(),
   };
 }
 
+/** The same server started the Node way (`npm run start:node`: uWebSockets.js), as a process. */
+export function startNodeServer(input: Partial<ConfigInput> = {}): Promise<TestServer> {
+  const { raw, config } = testConfig(input);
+  return startProcessServer(raw, config, (path, dir) => runCommand(["node", nodeCli(), "start", "--config", path], dir));
+}
+
+function testConfig(input: Partial<ConfigInput>): { raw: object; config: Config } {
+  const raw = {
+    apps: input.apps ?? [{ ...APP, accept_client_events_from: "members" }],
+    server: { host: "127.0.0.1", port: 0, ...input.server },
+  };
+  return { raw, config: v.parse(ConfigSchema, raw) };
+}
+
+function wsUrl(config: Config, port: number): (key?: string) => string {
+  return (key = config.apps[0]!.key) => `ws://127.0.0.1:${port}${config.server.path}/app/${key}`;
+}
+
 /** The server as a process of its own: a box of workers, or the Node transport. */
-async function startProcessServer(
-  raw: object,
-  config: Config,
-  wsUrl: (port: number) => (key?: string) => string,
-  start: (configPath: string, dir: string) => CliProcess,
-): Promise<TestServer> {
+async function startProcessServer(raw: object, config: Config, start: (configPath: string, dir: string) => CliProcess): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "reverb-uws-test-process-"));
   const configPath = join(dir, "reverb.json");
   writeFileSync(configPath, JSON.stringify(raw));
@@ -87,7 +95,7 @@ async function startProcessServer(
     get hub(): Hub {
       throw new Error("no in-process hub with REVERB_TEST_WORKERS or REVERB_TEST_TRANSPORT");
     },
-    wsUrl: wsUrl(port),
+    wsUrl: wsUrl(config, port),
     // The process drains within its own shutdown_timeout.
     drain: () => server.stop(),
     async stop() {
