@@ -1,6 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../log.ts";
+import type { HttpRequest } from "../http/request.ts";
 import type { Route } from "../http/routes.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
@@ -14,8 +15,8 @@ export interface TransportOptions {
   config: Config;
   hub: Hub;
   log: Logger;
-  handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response | Promise<Response>;
+  handleApi: (route: ApiRoute, request: HttpRequest, url: URL) => Promise<Response>;
+  handleMonitoring: (route: MonitoringRoute["name"], request: HttpRequest, url: URL) => Response | Promise<Response>;
   http: HttpCounters;
   errors: HandlerErrors;
   openFiles: OpenFilesGuard;

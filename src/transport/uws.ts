@@ -1,9 +1,10 @@
 import { STATUS_CODES } from "node:http";
 import uWS from "uWebSockets.js";
-import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from "uWebSockets.js";
+import type { HttpRequest as UwsHttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from "uWebSockets.js";
 import { Connection } from "../core/connection.ts";
 import type { Socket } from "../core/socket.ts";
 import { ERROR_FRAMES } from "../protocol/errors.ts";
+import type { HttpRequest } from "../http/request.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
 import { httpError, json } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
@@ -70,20 +71,41 @@ interface Holder {
   socket: UwsSocket;
 }
 
-/** What a request handler needs of a uWS request, copied out before the handler returns. */
-interface RequestHead {
-  method: string;
-  url: URL;
-  headers: [string, string][];
+/** Header names uWS gives lowercased; a repeated one is joined as `Headers` would join it. */
+class HeaderMap {
+  private readonly values = new Map<string, string>();
+
+  add(name: string, value: string): void {
+    const before = this.values.get(name);
+    this.values.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+
+  get(name: string): string | null {
+    return this.values.get(name.toLowerCase()) ?? null;
+  }
 }
 
-/** uWS frees its request object once the handler returns: everything needed later is read now. */
-function readHead(req: HttpRequest): RequestHead {
+/** A request as the handlers read it, copied out of uWS's, which is freed once its handler returns. */
+class UwsRequest implements HttpRequest {
+  readonly headers = new HeaderMap();
+  body: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    readonly method: string,
+    readonly url: URL,
+  ) {}
+
+  bytes(): Promise<Uint8Array> {
+    return Promise.resolve(this.body);
+  }
+}
+
+function readHead(req: UwsHttpRequest): UwsRequest {
   const query = req.getQuery();
-  const headers: [string, string][] = [];
-  req.forEach((key, value) => headers.push([key, value]));
   const host = req.getHeader("host") || "localhost";
-  return { method: req.getCaseSensitiveMethod(), url: new URL(`http://${host}${req.getUrl()}${query ? `?${query}` : ""}`), headers };
+  const request = new UwsRequest(req.getCaseSensitiveMethod(), new URL(`http://${host}${req.getUrl()}${query ? `?${query}` : ""}`));
+  req.forEach((name, value) => request.headers.add(name, value));
+  return request;
 }
 
 /**
@@ -107,7 +129,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     : uWS.App();
 
   /** The response for one request, as Bun's transport gives it; the websocket route is not here. */
-  function answer(route: Route | null, request: Request, url: URL): Response | Promise<Response> {
+  function answer(route: Route | null, request: HttpRequest, url: URL): Response | Promise<Response> {
     if (!route) return httpError(404, "Not found.");
     if (request.method !== ROUTE_METHODS[route.name]) {
       return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
@@ -144,13 +166,12 @@ export function serveWithUws(options: TransportOptions): TransportServer {
   }
 
   /** Runs `answer` for a request whose head and body have been read. */
-  function respond(res: HttpResponse, head: RequestHead, body: Uint8Array | null): void {
-    const route = matchRoute(head.url.pathname, settings.path);
+  function respond(res: HttpResponse, request: UwsRequest): void {
+    const route = matchRoute(request.url.pathname, settings.path);
     const name = route?.name ?? "unmatched";
     let response: Response | Promise<Response>;
     try {
-      const request = new Request(head.url.href, { method: head.method, headers: head.headers, ...(body ? { body } : {}) });
-      response = answer(route, request, head.url);
+      response = answer(route, request, request.url);
     } catch (error) {
       response = failed(error);
     }
@@ -166,12 +187,12 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     );
   }
 
-  function serveHttp(res: HttpResponse, req: HttpRequest): void {
-    const head = readHead(req);
+  function serveHttp(res: HttpResponse, req: UwsHttpRequest): void {
+    const request = readHead(req);
     res.onAborted(() => {
       res.aborted = true;
     });
-    if (head.method === "GET" || head.method === "HEAD") return respond(res, head, null);
+    if (request.method === "GET" || request.method === "HEAD") return respond(res, request);
     const chunks: Uint8Array[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
@@ -179,18 +200,19 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       size += chunk.byteLength;
       if (size > maxBody) {
         size = -1;
-        http.record(matchRoute(head.url.pathname, settings.path)?.name ?? "unmatched", 413);
+        http.record(matchRoute(request.url.pathname, settings.path)?.name ?? "unmatched", 413);
         void reply(res, httpError(413, "Payload too large."), true);
         return;
       }
       // uWS reuses the chunk's memory once this returns.
       chunks.push(new Uint8Array(chunk.slice(0)));
       if (!isLast) return;
-      respond(res, head, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      respond(res, request);
     });
   }
 
-  function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  function upgrade(res: HttpResponse, req: UwsHttpRequest, context: us_socket_context_t): void {
     const route = matchRoute(req.getUrl(), settings.path);
     if (route?.name !== "websocket") return serveHttp(res, req);
     const data = openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => req.getHeader("origin") || null);
