@@ -128,7 +128,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       })
     : uWS.App();
 
-  /** The response for one request, as Bun's transport gives it; the websocket route is not here. */
+  /** The response for one request, as Bun's transport gives it; on the websocket route, one that did not upgrade. */
   function answer(route: Route | null, request: HttpRequest, url: URL): Response | Promise<Response> {
     if (!route) return httpError(404, "Not found.");
     if (request.method !== ROUTE_METHODS[route.name]) {
@@ -153,16 +153,21 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     return httpError(500, "Internal server error.");
   }
 
-  /** Writes `response` unless the client went away meanwhile. */
+  /** Writes `response` unless the client went away meanwhile. Never rejects: Node would exit on it. */
   async function reply(res: HttpResponse, response: Response, closeAfter = false): Promise<void> {
-    const body = response.body === null ? null : await response.arrayBuffer();
-    if (res.aborted) return;
-    res.cork(() => {
-      res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ""}`);
-      // uWS writes Content-Length itself from what end() is given.
-      response.headers.forEach((value, key) => key !== "content-length" && res.writeHeader(key, value));
-      res.end(body ?? undefined, closeAfter);
-    });
+    try {
+      const body = response.body === null ? null : await response.arrayBuffer();
+      if (res.aborted) return;
+      res.cork(() => {
+        res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ""}`);
+        // uWS writes Content-Length itself from what end() is given.
+        response.headers.forEach((value, key) => key !== "content-length" && res.writeHeader(key, value));
+        res.end(body ?? undefined, closeAfter);
+      });
+    } catch (error) {
+      errors.http++;
+      log.error(`HTTP response could not be written: ${(error as Error).stack ?? String(error)}`);
+    }
   }
 
   /** Runs `answer` for a request whose head and body have been read. */
@@ -175,7 +180,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
     } catch (error) {
       response = failed(error);
     }
-    // The API counts its own answers: no promise chained per request here.
+    // The API counts its own answers; for those a promise only writes the answer.
     if (response instanceof Response) {
       http.record(name, response.status);
       void reply(res, response);
