@@ -1,17 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsClient, sdkFor } from "./helpers/api.ts";
 import { bannerOf, runCommand, type CliProcess } from "./helpers/cli.ts";
 import { Clients } from "./helpers/clients.ts";
-import { startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
+import { FLEET_METRICS_TOKEN, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
 import { nodeCli } from "./helpers/node-build.ts";
-import { RawClient } from "./helpers/raw-client.ts";
+import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP, startNodeServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
-import { within } from "./helpers/waits.ts";
+import { until, within } from "./helpers/waits.ts";
 
 // The server started the Node way: `npm run start:node` is `node dist/node/cli.js start`, the
 // bundle of the same sources on uWebSockets.js. `npm run test:uws` runs the WebSocket, HTTP API,
@@ -20,6 +20,8 @@ import { within } from "./helpers/waits.ts";
 const ROOT = join(import.meta.dir, "..");
 const CREDENTIALS = { REVERB_APP_ID: APP.app_id, REVERB_APP_KEY: APP.key, REVERB_APP_SECRET: APP.secret };
 const FIXTURE = join(import.meta.dir, "fixtures", "tls-pusher-client.ts");
+const BLOCK_ON_SIGNAL = join(import.meta.dir, "fixtures", "block-on-signal.mjs");
+const BURST_PUBLISHER = join(import.meta.dir, "fixtures", "burst-publisher.ts");
 
 const clients = new Clients();
 const dirs: string[] = [];
@@ -181,4 +183,58 @@ describe("a fleet of Node servers over Redis (subscriber on worker_threads)", ()
       expect(node.output()).toContain("Redis subscriber connected");
     }
   });
+});
+
+describe("the Redis subscriber thread of a Node server whose loop is blocked", () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+
+  afterAll(() => redis.kill());
+
+  /** `count` event envelopes on channel "burst" straight into Redis, from another process. */
+  async function publish(count: number): Promise<number> {
+    const publisher = Bun.spawn([process.execPath, BURST_PUBLISHER, redis.url, "reverb", APP.app_id, "burst", String(count)], { stdout: "ignore", stderr: "inherit" });
+    return publisher.exited;
+  }
+
+  test("past max_backlog it drops and counts instead of queueing, keeps its Redis connection, and recovers", async () => {
+    const dir = scratch();
+    const configPath = join(dir, "reverb.json");
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        server: { host: "127.0.0.1", port: 0, metrics_token: FLEET_METRICS_TOKEN, scaling: { enabled: true, server: { url: redis.url }, max_backlog: 20_000 } },
+        apps: [{ ...APP, max_message_size: 0, max_buffered_bytes: 64 * 1024 * 1024 }],
+      }),
+    );
+    const run = runCommand(["node", "--import", BLOCK_ON_SIGNAL, nodeCli(), "start", "--config", configPath], dir);
+    running.push(run);
+    const { port } = await bannerOf(run, 15_000);
+    await until(() => run.output.text.includes("Redis subscriber connected"), "the subscriber to connect", 10_000);
+    const client = await RawClient.connect(`ws://127.0.0.1:${port}/app/${APP.key}`);
+    await client.subscribe("burst");
+    // Counted apart from RawClient's frame log, which is not made for 100k frames.
+    const seen = { received: 0 };
+    client.ws.addEventListener("message", () => seen.received++);
+
+    run.child.kill("SIGUSR2");
+    await quiet(50);
+    expect(await publish(100_000)).toBe(0);
+    await until(() => /dropped \d+ incoming envelopes/.test(run.output.text), "the drop warning", 15_000);
+    await quiet(500);
+    // What was admitted while blocked is delivered; the rest was counted, not queued.
+    expect(seen.received).toBeGreaterThanOrEqual(20_000);
+    expect(seen.received).toBeLessThan(100_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics?token=${FLEET_METRICS_TOKEN}`)).text();
+    expect(metrics).toContain(`reverb_bus_dropped_total ${100_000 - seen.received}\n`);
+    expect(run.output.text).not.toMatch(/disconnected/);
+
+    const before = seen.received;
+    expect(await publish(10)).toBe(0);
+    await until(() => seen.received === before + 10, "events after the backlog cleared");
+    client.close();
+  }, 60_000);
 });
