@@ -11,7 +11,7 @@ import { GeneratorHandle } from "./lib/generator-handle.ts";
 import { startFleet } from "./lib/fleet.ts";
 import { DEFAULT_COMPARISONS, checkTargets, renderScenario, renderTargets, type RunOutcome, type ScenarioOutcome } from "./lib/report.ts";
 import { commit, machine, writeResults } from "./lib/results.ts";
-import { WORKERS_KINDS, isFleetKind, startTarget, type ServerOptions, type Target, type TargetKind } from "./lib/targets.ts";
+import { VARIANT_KINDS, isFleetKind, startTarget, type ServerOptions, type Target, type TargetKind } from "./lib/targets.ts";
 import { SCENARIO_TABLE } from "./scenarios/index.ts";
 import type { Scenario } from "./scenarios/types.ts";
 
@@ -63,9 +63,9 @@ async function runOnce(scenario: Scenario, kind: TargetKind, options: BenchOptio
   }
 }
 
-/** ours/ceiling, and with workers each `ours-wN`/ceiling and `ours-wN`/ours. */
+/** ours/ceiling, and for each other way to run ours (`ours-wN`, `ours-node`) it/ceiling and it/ours. */
 function comparisonsFor(targets: TargetKind[]): ReadonlyArray<readonly [TargetKind, TargetKind]> {
-  const workers = targets.filter((kind) => (WORKERS_KINDS as readonly string[]).includes(kind));
+  const workers = targets.filter((kind) => (VARIANT_KINDS as readonly string[]).includes(kind));
   if (workers.length === 0) return DEFAULT_COMPARISONS;
   return [
     ...(targets.includes("ours") ? ([["ours", "ceiling"]] as const) : []),
@@ -103,8 +103,8 @@ async function main(): Promise<number> {
       const scenario = SCENARIO_TABLE[name];
       const description = scenario.describe(options);
       const own = scenario.targets ?? DEFAULT_TARGETS;
-      // `ours-wN` runs in every scenario that runs `ours`, when asked for by --target.
-      const accepts = (kind: TargetKind) => own.includes(kind) || ((WORKERS_KINDS as readonly string[]).includes(kind) && own.includes("ours"));
+      // `ours-wN` and `ours-node` run in every scenario that runs `ours`, when asked for by --target.
+      const accepts = (kind: TargetKind) => own.includes(kind) || ((VARIANT_KINDS as readonly string[]).includes(kind) && own.includes("ours"));
       const targets = (options.targets ?? scenario.defaultTargets ?? own).filter(accepts);
       if (targets.length === 0) {
         log(`${scenario.title}: skipped, it runs against ${own.join(", ")} only`);

@@ -10,6 +10,7 @@ import { openRestartKeyReader, restartPollWanted } from "./laravel/restart-key.t
 import { startRestartPoll } from "./lifecycle/restart-poll.ts";
 import { requestRestart } from "./restart.ts";
 import { startServer } from "./server.ts";
+import { runtimeTransport } from "./transport/runtime.ts";
 import { startPrimary } from "./workers/primary.ts";
 
 /** The configuration, or one line per problem on stderr and exit status 1. */
@@ -60,6 +61,11 @@ const start = defineCommand({
       log.error(`Cannot listen on ${host}:${config.server.port}: ${(error as Error).message}${files}`);
       process.exit(1);
     };
+    if (workers > 1 && !process.versions.bun) {
+      log.error(`--workers ${workers} runs under Bun only: under Node run one process per port (uWebSockets.js), or start with bunx reverb-uws`);
+      process.exit(1);
+    }
+    const serve = await runtimeTransport();
     if (workers > 1) {
       if (process.platform !== "linux") {
         log.error(`--workers ${workers} needs the kernel to spread one port's connections over processes (SO_REUSEPORT), which Bun does on Linux only: run one process per port here`);
@@ -70,7 +76,7 @@ const start = defineCommand({
       port = await primary.listening.catch(cannotListen);
     } else {
       try {
-        const running = startServer(config, log, { onRestart: () => shutdown("Restart requested") });
+        const running = startServer(config, log, { onRestart: () => shutdown("Restart requested"), serve });
         server = running;
         port = running.port;
       } catch (error) {
@@ -103,7 +109,14 @@ const RESTART_POLL_MS = 5_000;
 function pollRestartKey(config: Config, log: Logger, shutdown: (why: string) => void): void {
   const { laravel, scaling } = config.server;
   if (!restartPollWanted(laravel)) return;
-  const reader = openRestartKeyReader(laravel, scaling.server);
+  let reader: ReturnType<typeof openRestartKeyReader>;
+  try {
+    reader = openRestartKeyReader(laravel, scaling.server);
+  } catch (error) {
+    // The database store on Node: Bun's SQL client is not there.
+    log.warn(`reverb:restart's cache key will not be polled: ${(error as Error).message}`);
+    return;
+  }
   if (!reader) {
     log.error(`REVERB_RESTART_POLL is on but CACHE_STORE (or CACHE_DRIVER) is not database, redis or file: cannot read reverb:restart's key`);
     process.exit(1);

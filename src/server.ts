@@ -14,7 +14,9 @@ import { openFilesLimit, openFilesNow, openFilesReserve } from "./lifecycle/open
 import { HttpCounters } from "./metrics/http-counters.ts";
 import { CloseCode } from "./protocol/errors.ts";
 import type { Logger } from "./log.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import { serveWithBun } from "./transport/bun.ts";
+import type { Serve } from "./transport/transport.ts";
 import { Webhooks } from "./webhooks/webhooks.ts";
 import { OpenFilesGuard } from "./transport/open-files-guard.ts";
 import { OutboundBuffers, transportBufferLimit } from "./transport/outbound-buffers.ts";
@@ -41,6 +43,8 @@ export interface ServerHooks {
   boxLink?: BoxLink;
   /** The worker's index in its box, for the `worker` label of `/metrics`. */
   worker?: number;
+  /** The transport: Bun.serve unless given (uWebSockets.js on Node, see transport/runtime.ts). */
+  serve?: Serve;
 }
 
 /** How often silent connections are looked at: often enough for the shortest `ping_interval`. */
@@ -68,7 +72,6 @@ function chooseBus(config: Config, log: Logger, hooks: ServerHooks): Bus {
   return localBus;
 }
 
-/** Wires the core, the HTTP API and the Bun transport together and starts listening. */
 /** Pulse's messages card, when `pulse.enabled`: each process writes its own counts. */
 function startPulse(config: Config, hub: Hub, log: Logger): PulseRecorder | null {
   const { pulse, laravel } = config.server;
@@ -78,6 +81,7 @@ function startPulse(config: Config, hub: Hub, log: Logger): PulseRecorder | null
   return recorder;
 }
 
+/** Wires the core, the HTTP API and the transport together and starts listening. */
 export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}): RunningServer {
   const { scaling } = config.server;
   const bus = chooseBus(config, log, hooks);
@@ -109,7 +113,8 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
     slowConsumersClosed: Object.fromEntries(buffers.closed),
   });
   const handleMonitoring = createMonitoring({ hub, http, errors, token: config.server.metrics_token, startedAt: Date.now(), transport, worker: hooks.worker ?? null, ...(webhooks ? { webhooks: () => webhooks.numbers() } : {}) });
-  const server = serveWithBun({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit, reusePort: hooks.reusePort ?? false });
+  const serve = hooks.serve ?? serveWithBun;
+  const server = serve({ config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, backpressureLimit, reusePort: hooks.reusePort ?? false });
   const sweep = setInterval(() => hub.sweep(), sweepPeriodMs(config));
   const bufferCheck = setInterval(() => buffers.scan(), BUFFER_CHECK_MS);
   bus.start(hub);
@@ -126,7 +131,7 @@ export function startServer(config: Config, log: Logger, hooks: ServerHooks = {}
       void server.stop(false);
       hub.closeAll(CloseCode.reconnectNow, reason);
       const deadline = Date.now() + timeoutMs;
-      while (openConnections() > 0 && Date.now() < deadline) await Bun.sleep(20);
+      while (openConnections() > 0 && Date.now() < deadline) await sleep(20);
       // Webhooks made by the closes above are sent too, within what is left of the timeout.
       await webhooks?.drain(Math.max(deadline - Date.now(), 0));
       await running.stop();

@@ -3,7 +3,7 @@ import { signChannel } from "../src/protocol/signatures.ts";
 import { Clients, triggerEvent } from "./helpers/clients.ts";
 import type { RawClient } from "./helpers/raw-client.ts";
 import { signedFetch } from "./helpers/signing.ts";
-import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
+import { APP, TEST_TRANSPORT, startTestServer, type TestServer } from "./helpers/server.ts";
 import { until, within } from "./helpers/waits.ts";
 
 let server: TestServer | null = null;
@@ -122,7 +122,10 @@ describe("bad frames", () => {
     senders[4]!.send(JSON.stringify({ event: "client-x", channel: "news", data: { pad: "z".repeat(20_000) } }));
     senders[5]!.send({ event: "pusher:subscribe", data: { channel: "news", channel_data: JSON.stringify({ pad: "p".repeat(10_100) }) } });
     const codes = await Promise.all(senders.map((sender) => within(sender.closed, "the oversized sender to be closed")));
-    expect(codes.map(({ code }) => code)).toEqual([1009, 1009, 1009, 1009, 1009, 1009]);
+    // A frame far past every app's limit is cut by uWS itself before it is buffered: Bun's uWS
+    // closes with 1009, uWebSockets.js drops the connection without a close frame (1006).
+    const cutByUws = TEST_TRANSPORT === "uws" ? 1006 : 1009;
+    expect(codes.map(({ code }) => code)).toEqual([1009, 1009, 1009, cutByUws, 1009, 1009]);
 
     await triggerEvent(server, { name: "after", data: "{}", channel: "news" });
     expect(await victim.next("after")).toEqual({ event: "after", data: "{}", channel: "news" });

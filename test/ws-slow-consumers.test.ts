@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { bannerOf, runCli } from "./helpers/cli.ts";
 import { PausedReader } from "./helpers/paused-reader.ts";
 import { RawClient } from "./helpers/raw-client.ts";
-import { APP, TEST_WORKERS, startTestServer, type TestServer } from "./helpers/server.ts";
+import { APP, IN_PROCESS, startTestServer, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./helpers/signing.ts";
 import { until, within } from "./helpers/waits.ts";
 
@@ -112,7 +112,7 @@ describe("slow consumers", () => {
   });
 
   // These two publish through the in-process hub: one process's buffers are their subject.
-  test.skipIf(TEST_WORKERS > 1)("past max_buffered_bytes_total the largest buffers are closed first, until the total fits", async () => {
+  test.skipIf(!IN_PROCESS)("past max_buffered_bytes_total the largest buffers are closed first, until the total fits", async () => {
     const server = await startTestServer({
       apps: [{ ...APP, max_buffered_bytes: 16 * 1024 * 1024 }],
       server: { max_buffered_bytes_total: 1024 * 1024, metrics_token: "t" },
@@ -157,7 +157,7 @@ describe("slow consumers", () => {
     expect(metricLine(text, "reverb_outbound_buffered_bytes")).toBeLessThanOrEqual(1024 * 1024);
   });
 
-  test.skipIf(TEST_WORKERS > 1)("a burst past the cap is not a slow consumer: a client reading its way through keeps every event, a paused one goes", async () => {
+  test.skipIf(!IN_PROCESS)("a burst past the cap is not a slow consumer: a client reading its way through keeps every event, a paused one goes", async () => {
     const server = await startTestServer({ server: { metrics_token: "t" } });
     servers.push(server);
     const app = server.hub.apps.findById(APP.app_id)!;

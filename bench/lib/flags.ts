@@ -11,7 +11,7 @@ export const SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatte
  * ceiling grow by GBs, so both are asked for by name.
  */
 const DEFAULT_SCENARIOS: readonly ScenarioName[] = ["fanout", "channels", "chatter", "presence", "idle", "http"];
-const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline", "ours-webhooks", "ours-w2", "ours-w3", "ours-w4"];
+const TARGETS: readonly TargetKind[] = ["ours", "ceiling", "ours-worker", "ours-inline", "ours-webhooks", "ours-node", "ours-w2", "ours-w3", "ours-w4"];
 
 /** A generator process, like the server, cannot hold more than ~19.9k sockets (20k fds). */
 const SOCKETS_PER_PROCESS = 19_000;

@@ -11,12 +11,15 @@ import type { PubsubClient } from "./redis.ts";
 
 /** One server: `ours` is `start` (one process, `--workers 1`); `ours-wN` is `start --workers N`. */
 export type WorkersKind = "ours-w2" | "ours-w3" | "ours-w4";
-export type NodeKind = "ours" | "ceiling" | "ours-webhooks" | WorkersKind;
+/** `ours-node`: ours started the Node way (`npm run start:node`: uWebSockets.js, dist/node/cli.js). */
+export type NodeKind = "ours" | "ceiling" | "ours-webhooks" | "ours-node" | WorkersKind;
 /** Two of our servers with scaling over a Redis of their own (lib/fleet.ts), by subscriber mode. */
 export type FleetKind = "ours-worker" | "ours-inline";
 export type TargetKind = NodeKind | FleetKind;
 
 export const WORKERS_KINDS: readonly WorkersKind[] = ["ours-w2", "ours-w3", "ours-w4"];
+/** Other ways to run ours: each runs in every scenario that runs `ours`, when asked for by --target. */
+export const VARIANT_KINDS: readonly NodeKind[] = [...WORKERS_KINDS, "ours-node"];
 
 /** Processes that serve connections: N for `ours-wN`, 1 otherwise (each holds ~19.9k sockets). */
 export function serverProcesses(kind: string): number {
@@ -34,6 +37,8 @@ export const METRICS_TOKEN = "bench";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CEILING = fileURLToPath(new URL("../ceiling.ts", import.meta.url));
+const BUILD_NODE = fileURLToPath(new URL("../../scripts/build-node.ts", import.meta.url));
+const NODE_CLI = fileURLToPath(new URL("../../dist/node/cli.js", import.meta.url));
 const STALL = fileURLToPath(new URL("./stall.ts", import.meta.url));
 const WEBHOOK_RECEIVER = fileURLToPath(new URL("./webhook-receiver.ts", import.meta.url));
 const BANNER = /Starting server on [^\s:]+:(\d+)/;
@@ -153,6 +158,7 @@ async function drain(stream: ReadableStream<Uint8Array>, tail: string[], onLine:
 export async function startTarget(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
   if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0"], children, server, () => {});
   if (kind === "ours-webhooks") return startWithWebhooks(kind, children, server);
+  if (kind === "ours-node") return startOnNode(kind, configFile(undefined, { host: server.listenAll ? "0.0.0.0" : "127.0.0.1" }), children, server);
   const workers = serverProcesses(kind);
   const host = server.listenAll ? "0.0.0.0" : "127.0.0.1";
   const target = await startOurs(kind, configFile(undefined, { workers, host }), children, server);
@@ -215,6 +221,20 @@ export function startOurs(
   onLine?: (line: string) => void,
 ): Promise<Target> {
   return startBun(name, ["src/cli.ts", "start", "--config", config.path], children, server, config.remove, onLine);
+}
+
+let nodeBuilt = false;
+
+/** Ours under Node on `config`, built from the sources once per bench run. */
+async function startOnNode(kind: NodeKind, config: { path: string; remove: () => void }, children: Children, server: ServerOptions): Promise<Target> {
+  if (!nodeBuilt) {
+    const build = Bun.spawnSync([process.execPath, BUILD_NODE], { stdout: "inherit", stderr: "inherit" });
+    if (build.exitCode !== 0) throw new Error("npm run build:node failed");
+    nodeBuilt = true;
+  }
+  const profile = server.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${server.profileDir}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : [];
+  const target = await startServerProcess(kind, ["node", ...profile, NODE_CLI, "start", "--config", config.path], children, config.remove);
+  return { ...target, anyLoopback: server.listenAll === true };
 }
 
 /** SIGKILLs those of `pids` (a stopped server's descendants) that are still bun processes after a grace. */

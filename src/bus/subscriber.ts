@@ -1,6 +1,7 @@
 import Redis from "ioredis";
 import { watchLiveness } from "./liveness.ts";
 import { redisOptions, type RedisConnection } from "./redis-options.ts";
+import { spawnSubscriberThread } from "./subscriber-thread.ts";
 
 /** What the subscriber is asked to do, once. */
 export interface SubscriberCommand {
@@ -111,14 +112,13 @@ export function startSubscriber(mode: "worker" | "inline", command: SubscriberCo
     });
     return { stop: () => subscriber.stop() };
   }
-  const worker = new Worker(new URL("./subscriber-worker.ts", import.meta.url).href);
-  worker.onmessage = (event: MessageEvent<SubscriberReport>) => apply(event.data);
-  worker.postMessage(command);
+  const worker = spawnSubscriberThread(apply);
+  worker.post(command);
   let told = 0;
   const acks = setInterval(() => {
     if (applied === told) return;
     told = applied;
-    worker.postMessage({ applied } satisfies Applied);
+    worker.post({ applied } satisfies Applied);
   }, ACK_INTERVAL_MS);
   return {
     stop: () => {

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { HttpRequest } from "./request.ts";
 import type { AppState } from "../core/app-state.ts";
 import { channelInfo, channelUsers, occupiedChannels, parseInfo } from "../core/channel-info.ts";
 import type { Hub } from "../core/hub.ts";
@@ -35,7 +36,7 @@ export function createApi(options: ApiOptions) {
   const { hub, log, prefix, maxRequestSize, http } = options;
   const clock = options.clock ?? Date.now;
 
-  function reject(route: ApiRoute, request: Request, url: URL, status: number, error: string, detail = error): Response {
+  function reject(route: ApiRoute, request: HttpRequest, url: URL, status: number, error: string, detail = error): Response {
     log.warn(`HTTP ${status} ${request.method} ${url.pathname}: ${detail}`);
     http.record(route.name, status);
     return httpError(status, error);
@@ -127,7 +128,7 @@ export function createApi(options: ApiOptions) {
   }
 
   /** One async step per request (reading the body); every answer is counted here or in `reject`. */
-  return async function handleApi(route: ApiRoute, request: Request, url: URL): Promise<Response> {
+  return async function handleApi(route: ApiRoute, request: HttpRequest, url: URL): Promise<Response> {
     const app = hub.apps.findById(route.appId);
     if (!app) return reject(route, request, url, 404, `No matching application for ID [${route.appId}].`);
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { HttpRequest } from "./request.ts";
 import type { Hub } from "../core/hub.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
@@ -26,7 +27,7 @@ export interface MonitoringOptions {
 const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
 
 /** The bearer token from `Authorization`, or `?token=` for a browser opening the dashboard. */
-function presentedToken(request: Request, url: URL): string {
+function presentedToken(request: HttpRequest, url: URL): string {
   const header = request.headers.get("authorization") ?? "";
   return header.startsWith("Bearer ") ? header.slice(7) : (url.searchParams.get("token") ?? "");
 }
@@ -66,7 +67,7 @@ export function createMonitoring(options: MonitoringOptions) {
     return response;
   }
 
-  return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: Request, url: URL): Response | Promise<Response> {
+  return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: HttpRequest, url: URL): Response | Promise<Response> {
     if (token === null) return httpError(404, "Not found.");
     // The page holds no data, so it loads with any token and explains a wrong one itself.
     if (route === "dashboard") {

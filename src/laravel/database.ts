@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { SQL } from "bun";
+import type { SQL } from "bun";
 import type { LaravelConfig } from "../config/schema.ts";
 
 export type DatabaseKind = "sqlite" | "mysql" | "pgsql";
@@ -28,18 +28,20 @@ export function openLaravelDatabase(laravel: LaravelConfig, options: { connectio
   const settings = laravel.database;
   const connection = options.connection ?? settings.connection;
   const kind: DatabaseKind = connection === "sqlite" ? "sqlite" : connection === "pgsql" ? "pgsql" : "mysql";
+  // Bun's SQL client is the only driver: the Node build has none (and never imports "bun").
+  if (typeof Bun === "undefined") throw new Error("Pulse and Laravel's database cache store need Bun's SQL client: run reverb-uws on Bun to use them");
   let sql: SQL;
   if (kind === "sqlite") {
     const file = settings.database ?? resolve(laravel.path, "database", "database.sqlite");
     const filename = file === ":memory:" ? file : resolve(laravel.path, file);
-    sql = new SQL({ adapter: "sqlite", filename, readonly: options.readonly ?? false, create: !options.readonly } as SQL.Options);
+    sql = new Bun.SQL({ adapter: "sqlite", filename, readonly: options.readonly ?? false, create: !options.readonly } as SQL.Options);
     // SQLite runs on the calling thread: wait briefly for a lock PHP or another worker holds, but
     // never stall the socket loop; a longer lock fails the write, whose counts wait for the next.
     void sql.unsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).catch(() => {});
   } else if (settings.url) {
-    sql = new SQL(settings.url, { adapter: kind === "pgsql" ? "postgres" : "mysql", max: 2 } as SQL.Options);
+    sql = new Bun.SQL(settings.url, { adapter: kind === "pgsql" ? "postgres" : "mysql", max: 2 } as SQL.Options);
   } else {
-    sql = new SQL({
+    sql = new Bun.SQL({
       adapter: kind === "pgsql" ? "postgres" : "mysql",
       hostname: settings.host,
       port: settings.port ?? DEFAULT_PORTS[kind],

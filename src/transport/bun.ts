@@ -1,60 +1,15 @@
 import type { Server, ServerWebSocket } from "bun";
-import type { Config } from "../config/schema.ts";
 import { Connection } from "../core/connection.ts";
-import type { Hub } from "../core/hub.ts";
-import { ERROR_FRAMES, type PusherErrorName } from "../protocol/errors.ts";
-import { newSocketId } from "../protocol/socket-id.ts";
-import type { Logger } from "../log.ts";
+import { ERROR_FRAMES } from "../protocol/errors.ts";
 import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
 import { httpError, json } from "../http/responses.ts";
-import type { HandlerErrors } from "../metrics/handler-errors.ts";
-import type { HttpCounters } from "../metrics/http-counters.ts";
-import type { OpenFilesGuard } from "./open-files-guard.ts";
-
-/** A socket refused before it could become a connection; the reason is sent once it opens. */
-class Refusal {
-  constructor(
-    readonly error: PusherErrorName,
-    /** For the log line. */
-    readonly detail: string,
-  ) {}
-}
-
-type SocketData = Connection | Refusal;
-
-/** Shared by every socket refused for want of open files: a burst of them allocates nothing more. */
-const OVER_CAPACITY = new Refusal("overCapacity", "open-files reserve reached");
-
-/** uWS's own cap for one message when an app sets no limit (`max_message_size: 0`). */
-const UNLIMITED_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-export interface BunTransportOptions {
-  config: Config;
-  hub: Hub;
-  log: Logger;
-  handleApi: (route: ApiRoute, request: Request, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: Request, url: URL) => Response | Promise<Response>;
-  http: HttpCounters;
-  errors: HandlerErrors;
-  openFiles: OpenFilesGuard;
-  /**
-   * Bytes uWS queues for one socket before it drops what is published to it. Slow consumers are
-   * closed below it (outbound-buffers.ts); this bounds what one can take between two checks.
-   */
-  backpressureLimit: number;
-  reusePort: boolean;
-}
-
-type MonitoringRoute = Extract<Route, { name: "metrics" | "dashboard" | "dashboard_data" }>;
-type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" }>;
+import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
+import type { TransportOptions } from "./transport.ts";
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
-export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
+export function serveWithBun(options: TransportOptions): Server<SocketData> {
   const { config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, reusePort } = options;
   const { server: settings } = config;
-  // Headroom above the largest app limit: a message slightly over its app's limit reaches the hub,
-  // which closes with the spec's reason; only far larger ones are cut by uWS before buffering.
-  const largestMessage = Math.max(...config.apps.map((app) => app.max_message_size || UNLIMITED_MESSAGE_BYTES)) + 64 * 1024;
 
   /** The response for one request; undefined once it became a WebSocket. */
   function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): Response | Promise<Response> | undefined {
@@ -72,18 +27,8 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     }
     if (route.name !== "websocket") return handleApi(route, request, url);
 
-    if (server.upgrade(request, { data: openFiles.full() ? OVER_CAPACITY : admit(route.appKey, request) })) return undefined;
+    if (server.upgrade(request, { data: openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => request.headers.get("origin")) })) return undefined;
     return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
-  }
-
-  /** The new socket's connection, or why it is refused. */
-  function admit(appKey: string, request: Request): SocketData {
-    // Headers are read only for an origin check: materialising them is the costliest step here.
-    const app = hub.apps.findByKey(appKey);
-    const origin = app?.originCheck ? request.headers.get("origin") : null;
-    if (!app) return new Refusal("appNotFound", `unknown app key ${appKey}`);
-    if (app.originCheck && !app.originCheck(origin)) return new Refusal("originNotAllowed", `origin ${origin} not allowed for app ${app.id}`);
-    return new Connection(newSocketId(), app, Date.now());
   }
 
   const server = Bun.serve<SocketData>({
@@ -117,7 +62,7 @@ export function serveWithBun(options: BunTransportOptions): Server<SocketData> {
     },
 
     websocket: {
-      maxPayloadLength: largestMessage,
+      maxPayloadLength: largestMessage(config),
       // Liveness is the hub's sweep, per app; uWS's single server-wide timer cannot express that.
       idleTimeout: 0,
       sendPings: false,

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { APP } from "./server.ts";
+import { nodeCli } from "./node-build.ts";
+import { APP, TEST_TRANSPORT } from "./server.ts";
 import { until } from "./waits.ts";
 
 /** Every test node serves /metrics with this token. */
@@ -28,6 +29,8 @@ export interface FleetOptions {
   /** Extra app settings for the one test app. */
   app?: Record<string, unknown>;
   scaling?: Record<string, unknown>;
+  /** Run the node the Node way (uWebSockets.js, worker_threads); REVERB_TEST_TRANSPORT=uws by default. */
+  node?: boolean;
   /** Resolve only once the node is subscribed (default); false for a Redis that is not there yet. */
   waitForRedis?: boolean;
 }
@@ -59,7 +62,9 @@ export async function startNode(options: FleetOptions): Promise<FleetNode> {
       apps: [{ ...APP, accept_client_events_from: "members", ...options.app }],
     }),
   );
-  const child = Bun.spawn([process.execPath, CLI, "start", "--config", configPath], {
+  // REVERB_TEST_TRANSPORT=uws: the fleet's nodes run the Node way (Redis subscriber on worker_threads).
+  const server = (options.node ?? TEST_TRANSPORT === "uws") ? ["node", nodeCli()] : [process.execPath, CLI];
+  const child = Bun.spawn([...server, "start", "--config", configPath], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", REVERB_RUNTIME_DIR: dir },
     stdout: "pipe",
     stderr: "pipe",

@@ -1,0 +1,38 @@
+import type { Config } from "../config/schema.ts";
+import type { Hub } from "../core/hub.ts";
+import type { Logger } from "../log.ts";
+import type { HttpRequest } from "../http/request.ts";
+import type { Route } from "../http/routes.ts";
+import type { HandlerErrors } from "../metrics/handler-errors.ts";
+import type { HttpCounters } from "../metrics/http-counters.ts";
+import type { OpenFilesGuard } from "./open-files-guard.ts";
+
+export type MonitoringRoute = Extract<Route, { name: "metrics" | "dashboard" | "dashboard_data" }>;
+export type ApiRoute = Exclude<Route, MonitoringRoute | { name: "health" | "websocket" }>;
+
+/** What every transport is given: the same core, API and counters whichever runtime carries them. */
+export interface TransportOptions {
+  config: Config;
+  hub: Hub;
+  log: Logger;
+  handleApi: (route: ApiRoute, request: HttpRequest, url: URL) => Promise<Response>;
+  handleMonitoring: (route: MonitoringRoute["name"], request: HttpRequest, url: URL) => Response | Promise<Response>;
+  http: HttpCounters;
+  errors: HandlerErrors;
+  openFiles: OpenFilesGuard;
+  /**
+   * Bytes uWS queues for one socket before it drops what is published to it. Slow consumers are
+   * closed below it (outbound-buffers.ts); this bounds what one can take between two checks.
+   */
+  backpressureLimit: number;
+  reusePort: boolean;
+}
+
+/** A listening transport, as `server.ts` drives it (Bun's `Server` is one as it is). */
+export interface TransportServer {
+  readonly port: number | undefined;
+  /** `false`: stop accepting, keep what is open; `true`: close everything too. */
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+}
+
+export type Serve = (options: TransportOptions) => TransportServer;

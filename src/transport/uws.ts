@@ -1,0 +1,318 @@
+import { STATUS_CODES } from "node:http";
+import uWS from "uWebSockets.js";
+import type { HttpRequest as UwsHttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from "uWebSockets.js";
+import { Connection } from "../core/connection.ts";
+import type { Socket } from "../core/socket.ts";
+import { ERROR_FRAMES } from "../protocol/errors.ts";
+import type { HttpRequest } from "../http/request.ts";
+import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
+import { httpError, json } from "../http/responses.ts";
+import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
+import type { TransportOptions, TransportServer } from "./transport.ts";
+
+/**
+ * The core's `Socket` over a uWebSockets.js socket. uWS.js throws on any call to a socket after its
+ * close handler ran, where Bun ignores it; the core may still hold a closed socket for a moment
+ * (a sweep, a fan-out of leaves), so every call checks that it is still open.
+ */
+class UwsSocket implements Socket {
+  /** Set by `open`, cleared by `close`. */
+  ws: WebSocket<Holder> | null = null;
+
+  constructor(
+    readonly data: SocketData,
+    private readonly app: TemplatedApp,
+  ) {}
+
+  send(frame: string): number {
+    return this.ws === null ? 2 : this.ws.send(frame, false);
+  }
+
+  subscribe(topic: string): boolean {
+    return this.ws !== null && this.ws.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): boolean {
+    return this.ws !== null && this.ws.unsubscribe(topic);
+  }
+
+  /**
+   * uWS publishes from a socket only if it is subscribed to the topic; one that is not (a client
+   * event in `accept_client_events_from: all`) has nothing to be excluded from, so the app sends.
+   */
+  publish(topic: string, frame: string): boolean {
+    if (this.ws === null) return false;
+    return this.ws.isSubscribed(topic) ? this.ws.publish(topic, frame, false) : this.app.publish(topic, frame, false);
+  }
+
+  ping(): void {
+    this.ws?.ping();
+  }
+
+  close(code?: number, reason?: string): void {
+    this.ws?.end(code, reason);
+  }
+
+  terminate(): void {
+    this.ws?.close();
+  }
+
+  getBufferedAmount(): number {
+    return this.ws === null ? 0 : this.ws.getBufferedAmount();
+  }
+}
+
+/**
+ * uWS.js copies the user data's own properties onto its socket object (and `getUserData()` returns
+ * that socket), so our socket travels as a property: given as the user data itself, its methods
+ * would be lost and the native ones (`close` = drop the TCP connection) called instead.
+ */
+interface Holder {
+  socket: UwsSocket;
+}
+
+/** Header names uWS gives lowercased; a repeated one is joined as `Headers` would join it. */
+class HeaderMap {
+  private readonly values = new Map<string, string>();
+
+  add(name: string, value: string): void {
+    const before = this.values.get(name);
+    this.values.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+
+  get(name: string): string | null {
+    return this.values.get(name.toLowerCase()) ?? null;
+  }
+}
+
+/** A request as the handlers read it, copied out of uWS's, which is freed once its handler returns. */
+class UwsRequest implements HttpRequest {
+  readonly headers = new HeaderMap();
+  body: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    readonly method: string,
+    readonly url: URL,
+  ) {}
+
+  bytes(): Promise<Uint8Array> {
+    return Promise.resolve(this.body);
+  }
+}
+
+function readHead(req: UwsHttpRequest): UwsRequest {
+  const query = req.getQuery();
+  const host = req.getHeader("host") || "localhost";
+  const request = new UwsRequest(req.getCaseSensitiveMethod(), new URL(`http://${host}${req.getUrl()}${query ? `?${query}` : ""}`));
+  req.forEach((name, value) => request.headers.add(name, value));
+  return request;
+}
+
+/**
+ * The uWebSockets.js transport for Node: the same routes, refusals, limits and callbacks as
+ * `transport/bun.ts`, on one `uWS.App` (or `SSLApp`) with uWS's native pub/sub.
+ */
+export function serveWithUws(options: TransportOptions): TransportServer {
+  const { config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, reusePort } = options;
+  const { server: settings } = config;
+  // Far oversized bodies are refused before they are buffered, as Bun's maxRequestBodySize does;
+  // the API's own check (413 with a log line) covers the rest.
+  const maxBody = Math.max(settings.max_request_size, 1024) * 2;
+  const { tls } = settings;
+  const app: TemplatedApp = tls
+    ? uWS.SSLApp({
+        cert_file_name: tls.cert,
+        key_file_name: tls.key,
+        ...(tls.ca ? { ca_file_name: tls.ca } : {}),
+        ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+      })
+    : uWS.App();
+
+  /** The response for one request, as Bun's transport gives it; on the websocket route, one that did not upgrade. */
+  function answer(route: Route | null, request: HttpRequest, url: URL): Response | Promise<Response> {
+    if (!route) return httpError(404, "Not found.");
+    if (request.method !== ROUTE_METHODS[route.name]) {
+      return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
+    }
+    switch (route.name) {
+      case "health":
+        return json({ health: "OK" });
+      case "metrics":
+      case "dashboard":
+      case "dashboard_data":
+        return handleMonitoring(route.name, request, url);
+      case "websocket":
+        return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
+    }
+    return handleApi(route, request, url);
+  }
+
+  function failed(error: unknown): Response {
+    errors.http++;
+    log.error(`HTTP handler failed: ${(error as Error).stack ?? String(error)}`);
+    return httpError(500, "Internal server error.");
+  }
+
+  /** Writes `response` unless the client went away meanwhile. Never rejects: Node would exit on it. */
+  async function reply(res: HttpResponse, response: Response, closeAfter = false): Promise<void> {
+    try {
+      const body = response.body === null ? null : await response.arrayBuffer();
+      if (res.aborted) return;
+      res.cork(() => {
+        res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ""}`);
+        // uWS writes Content-Length itself from what end() is given.
+        response.headers.forEach((value, key) => key !== "content-length" && res.writeHeader(key, value));
+        res.end(body ?? undefined, closeAfter);
+      });
+    } catch (error) {
+      errors.http++;
+      log.error(`HTTP response could not be written: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  /** Runs `answer` for a request whose head and body have been read. */
+  function respond(res: HttpResponse, request: UwsRequest): void {
+    const route = matchRoute(request.url.pathname, settings.path);
+    const name = route?.name ?? "unmatched";
+    let response: Response | Promise<Response>;
+    try {
+      response = answer(route, request, request.url);
+    } catch (error) {
+      response = failed(error);
+    }
+    // The API counts its own answers; for those a promise only writes the answer.
+    if (response instanceof Response) {
+      http.record(name, response.status);
+      void reply(res, response);
+      return;
+    }
+    response.then(
+      (answered) => reply(res, answered),
+      (error: unknown) => reply(res, failed(error)),
+    );
+  }
+
+  function serveHttp(res: HttpResponse, req: UwsHttpRequest): void {
+    const request = readHead(req);
+    res.onAborted(() => {
+      res.aborted = true;
+    });
+    if (request.method === "GET" || request.method === "HEAD") return respond(res, request);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (size < 0) return;
+      size += chunk.byteLength;
+      if (size > maxBody) {
+        size = -1;
+        http.record(matchRoute(request.url.pathname, settings.path)?.name ?? "unmatched", 413);
+        void reply(res, httpError(413, "Payload too large."), true);
+        return;
+      }
+      // uWS reuses the chunk's memory once this returns.
+      chunks.push(new Uint8Array(chunk.slice(0)));
+      if (!isLast) return;
+      request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      respond(res, request);
+    });
+  }
+
+  function upgrade(res: HttpResponse, req: UwsHttpRequest, context: us_socket_context_t): void {
+    const route = matchRoute(req.getUrl(), settings.path);
+    if (route?.name !== "websocket") return serveHttp(res, req);
+    const data = openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => req.getHeader("origin") || null);
+    http.record("websocket", 101);
+    res.upgrade<Holder>({ socket: new UwsSocket(data, app) }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+  }
+
+  /** As Bun's `websocket.error`: count, log, and tell the client its frame was not understood. */
+  function websocketFailed(error: unknown, socket: UwsSocket): void {
+    errors.websocket++;
+    const id = socket.data instanceof Connection ? socket.data.socketId : "refused socket";
+    log.error(`WebSocket handler failed for ${id}: ${(error as Error).stack ?? String(error)}`);
+    socket.send(ERROR_FRAMES.invalidMessage);
+  }
+
+  app.ws<Holder>("/*", {
+    maxPayloadLength: largestMessage(config),
+    // Liveness is the hub's sweep, per app; uWS's single server-wide timer cannot express that.
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    compression: uWS.DISABLED,
+    maxBackpressure: options.backpressureLimit,
+    // uWS would cut the socket with no close code, no log line and no count: outbound-buffers.ts
+    // closes slow consumers itself, and past this limit uWS only stops queueing for them.
+    closeOnBackpressureLimit: 0,
+    upgrade,
+
+    open(ws) {
+      openFiles.opened();
+      const socket = ws.getUserData().socket;
+      socket.ws = ws;
+      const data = socket.data;
+      try {
+        if (data instanceof Refusal) {
+          // Over capacity is logged once per burst, by the guard.
+          if (data.error === "overCapacity") openFiles.refusedOne();
+          else log.warn(`WebSocket refused: ${data.detail}`);
+          hub.refuse(socket, data.error);
+          return;
+        }
+        data.socket = socket;
+        hub.open(data);
+      } catch (error) {
+        websocketFailed(error, socket);
+      }
+    },
+    message(ws, message) {
+      const socket = ws.getUserData().socket;
+      if (!(socket.data instanceof Connection)) return;
+      try {
+        hub.message(socket.data, Buffer.from(message).toString("utf8"));
+      } catch (error) {
+        websocketFailed(error, socket);
+      }
+    },
+    ping(ws) {
+      const data = ws.getUserData().socket.data;
+      if (data instanceof Connection) hub.control(data);
+    },
+    pong(ws) {
+      const data = ws.getUserData().socket.data;
+      if (data instanceof Connection) hub.control(data);
+    },
+    close(ws) {
+      openFiles.closed();
+      const socket = ws.getUserData().socket;
+      socket.ws = null;
+      if (!(socket.data instanceof Connection)) return;
+      try {
+        hub.close(socket.data);
+      } catch (error) {
+        errors.websocket++;
+        log.error(`WebSocket handler failed for ${socket.data.socketId}: ${(error as Error).stack ?? String(error)}`);
+      }
+    },
+  });
+  app.any("/*", serveHttp);
+
+  let listening: us_listen_socket | null = null;
+  // uWS.js takes (host, port, options, callback) and exports the option flags, which its typings
+  // leave out. The callback runs at once. Without reusePort the port is this process's alone, as with Bun.
+  const listen = app.listen as unknown as (host: string, port: number, options: number, done: (socket: us_listen_socket | false) => void) => void;
+  listen.call(app, settings.host, settings.port, reusePort ? 0 : (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+    listening = socket || null;
+  });
+  if (listening === null) throw new Error(`Failed to start server. Is port ${settings.port} in use?`);
+  const port = uWS.us_socket_local_port(listening);
+  hub.attach({ publish: (topic, frame) => app.publish(topic, frame, false) });
+
+  return {
+    port,
+    stop(closeActiveConnections = false) {
+      if (listening !== null) uWS.us_listen_socket_close(listening);
+      listening = null;
+      if (closeActiveConnections) (app as TemplatedApp & { close(): void }).close();
+    },
+  };
+}
