@@ -61,7 +61,11 @@ async function startTwoNodes(app: string): Promise<Node[]> {
 async function expectBothRestart(nodes: Node[]): Promise<void> {
   for (const { run, client } of nodes) {
     expect((await within(client.closed, "the 4200 close", RESTART_WITHIN_MS)).code).toBe(4200);
-    expect(await within(run.child.exited, "exit", RESTART_WITHIN_MS)).toBe(0);
+    const status = await within(run.child.exited, "exit", RESTART_WITHIN_MS);
+    if (status !== 0) {
+      await run.drained;
+      throw new Error(`the node exited with ${status} after the restart:\n${run.output.text}`);
+    }
     expect(run.output.text).toContain("Restart requested (php artisan reverb:restart): gracefully terminating connections");
   }
 }
