@@ -30,7 +30,6 @@ interface Outbox {
 export class Relay {
   private readonly outboxes = new Map<number, Outbox>();
   private flushing = false;
-  private droppedTotal = 0;
 
   constructor(
     private readonly maxBacklog: number,
@@ -70,7 +69,6 @@ export class Relay {
         if (!outbox.behind) this.log.warn(`Worker ${index} is ${this.maxBacklog} bus envelopes behind: dropping what it cannot take`);
         outbox.behind = true;
         outbox.dropped += texts.length - taken;
-        this.droppedTotal += texts.length - taken;
       } else if (outbox.behind) {
         outbox.behind = false;
         this.log.info(`Worker ${index} caught up with the bus`);
@@ -86,10 +84,6 @@ export class Relay {
   private echoBeats(outbox: Outbox, texts: readonly string[]): void {
     if (outbox.beatPrefix === null) return;
     for (const text of texts) if (text.startsWith(outbox.beatPrefix)) outbox.pending.push(text);
-  }
-
-  get dropped(): number {
-    return this.droppedTotal;
   }
 
   private flush(): void {
