@@ -1,33 +1,23 @@
 import type { Server, ServerWebSocket } from "bun";
 import { Connection } from "../core/connection.ts";
 import { ERROR_FRAMES } from "../protocol/errors.ts";
-import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
-import { httpError, json } from "../http/responses.ts";
+import { matchRoute, type Route } from "../http/routes.ts";
+import { httpError } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
-import type { TransportOptions } from "./transport.ts";
+import { answerHttp, type TransportOptions } from "./transport.ts";
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: TransportOptions): Server<SocketData> {
-  const { config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, reusePort } = options;
+  const { config, hub, log, http, errors, openFiles, reusePort } = options;
   const { server: settings } = config;
 
   /** The response for one request; undefined once it became a WebSocket. */
   function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): Response | Promise<Response> | undefined {
-    if (!route) return httpError(404, "Not found.");
-    if (request.method !== ROUTE_METHODS[route.name]) {
-      return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
-    }
-    switch (route.name) {
-      case "health":
-        return json({ health: "OK" });
-      case "metrics":
-      case "dashboard":
-      case "dashboard_data":
-        return handleMonitoring(route.name, request, url);
-    }
-    if (route.name !== "websocket") return handleApi(route, request, url);
-
-    if (server.upgrade(request, { data: openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => request.headers.get("origin")) })) return undefined;
+    const answered = answerHttp(route, request, url, options);
+    if (answered !== null) return answered;
+    // Null only for the WebSocket endpoint.
+    const { appKey } = route as Extract<Route, { name: "websocket" }>;
+    if (server.upgrade(request, { data: openFiles.full() ? OVER_CAPACITY : admit(hub, appKey, () => request.headers.get("origin")) })) return undefined;
     return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
   }
 

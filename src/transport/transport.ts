@@ -2,7 +2,8 @@ import type { Config } from "../config/schema.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../log.ts";
 import type { HttpRequest } from "../http/request.ts";
-import type { Route } from "../http/routes.ts";
+import { httpError, json } from "../http/responses.ts";
+import { ROUTE_METHODS, type Route } from "../http/routes.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
 import type { OpenFilesGuard } from "./open-files-guard.ts";
@@ -36,3 +37,31 @@ export interface TransportServer {
 }
 
 export type Serve = (options: TransportOptions) => TransportServer;
+
+/**
+ * What every transport answers the same way before the WebSocket upgrade: 404, 405, `/up`,
+ * monitoring and the API. Null: the route is the WebSocket endpoint, which each transport
+ * upgrades (or refuses) in its own way.
+ */
+export function answerHttp(
+  route: Route | null,
+  request: HttpRequest,
+  url: URL,
+  { handleApi, handleMonitoring }: Pick<TransportOptions, "handleApi" | "handleMonitoring">,
+): Response | Promise<Response> | null {
+  if (!route) return httpError(404, "Not found.");
+  if (request.method !== ROUTE_METHODS[route.name]) {
+    return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
+  }
+  switch (route.name) {
+    case "health":
+      return json({ health: "OK" });
+    case "metrics":
+    case "dashboard":
+    case "dashboard_data":
+      return handleMonitoring(route.name, request, url);
+    case "websocket":
+      return null;
+  }
+  return handleApi(route, request, url);
+}

@@ -5,10 +5,10 @@ import { Connection } from "../core/connection.ts";
 import type { Socket } from "../core/socket.ts";
 import { ERROR_FRAMES } from "../protocol/errors.ts";
 import type { HttpRequest } from "../http/request.ts";
-import { ROUTE_METHODS, matchRoute, type Route } from "../http/routes.ts";
-import { httpError, json } from "../http/responses.ts";
+import { matchRoute, type Route } from "../http/routes.ts";
+import { httpError } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
-import type { TransportOptions, TransportServer } from "./transport.ts";
+import { answerHttp, type TransportOptions, type TransportServer } from "./transport.ts";
 
 /**
  * The core's `Socket` over a uWebSockets.js socket. uWS.js throws on any call to a socket after its
@@ -113,7 +113,7 @@ function readHead(req: UwsHttpRequest): UwsRequest {
  * `transport/bun.ts`, on one `uWS.App` (or `SSLApp`) with uWS's native pub/sub.
  */
 export function serveWithUws(options: TransportOptions): TransportServer {
-  const { config, hub, log, handleApi, handleMonitoring, http, errors, openFiles, reusePort } = options;
+  const { config, hub, log, http, errors, openFiles, reusePort } = options;
   const { server: settings } = config;
   // Far oversized bodies are refused before they are buffered, as Bun's maxRequestBodySize does;
   // the API's own check (413 with a log line) covers the rest.
@@ -130,21 +130,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
 
   /** The response for one request, as Bun's transport gives it; on the websocket route, one that did not upgrade. */
   function answer(route: Route | null, request: HttpRequest, url: URL): Response | Promise<Response> {
-    if (!route) return httpError(404, "Not found.");
-    if (request.method !== ROUTE_METHODS[route.name]) {
-      return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
-    }
-    switch (route.name) {
-      case "health":
-        return json({ health: "OK" });
-      case "metrics":
-      case "dashboard":
-      case "dashboard_data":
-        return handleMonitoring(route.name, request, url);
-      case "websocket":
-        return httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
-    }
-    return handleApi(route, request, url);
+    return answerHttp(route, request, url, options) ?? httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
   }
 
   function failed(error: unknown): Response {
