@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsClient, sdkFor } from "./helpers/api.ts";
+import { selfSignedCertificate } from "./helpers/certificates.ts";
 import { bannerOf, runCommand, type CliProcess } from "./helpers/cli.ts";
 import { Clients } from "./helpers/clients.ts";
 import { FLEET_METRICS_TOKEN, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
@@ -128,13 +129,7 @@ describe("TLS on uWebSockets.js (SSLApp)", () => {
 
   beforeAll(() => {
     certificates = mkdtempSync(join(tmpdir(), "reverb-uws-node-tls-"));
-    cert = join(certificates, "c.pem");
-    key = join(certificates, "k.pem");
-    const made = Bun.spawnSync(
-      ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-      { stdout: "ignore", stderr: "pipe" },
-    );
-    if (made.exitCode !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr.toString()}`);
+    ({ cert, key } = selfSignedCertificate(certificates));
   });
 
   afterAll(() => rmSync(certificates, { recursive: true, force: true }));

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/load.ts";
 import { certificateDirectories, discoverTls, type DiscoveryInput } from "../src/config/tls.ts";
+import { selfSignedCertificate } from "./helpers/certificates.ts";
 import { bannerOf, runCli, runCliToEnd, type CliProcess } from "./helpers/cli.ts";
 import { signedQuery } from "./helpers/signing.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
@@ -20,13 +21,7 @@ let encryptedKey: string;
 
 beforeAll(() => {
   certificates = mkdtempSync(join(tmpdir(), "reverb-uws-tls-"));
-  cert = join(certificates, "c.pem");
-  key = join(certificates, "k.pem");
-  const made = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-    { stdout: "ignore", stderr: "pipe" },
-  );
-  if (made.exitCode !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr.toString()}`);
+  ({ cert, key } = selfSignedCertificate(certificates));
   ca = readFileSync(cert, "utf8");
   encryptedKey = join(certificates, "k-encrypted.pem");
   const encrypted = Bun.spawnSync(["openssl", "rsa", "-in", key, "-aes256", "-passout", "pass:test-passphrase", "-out", encryptedKey], { stdout: "ignore", stderr: "pipe" });
