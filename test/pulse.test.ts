@@ -126,6 +126,18 @@ async function start(dir: string, env: Record<string, string> = {}): Promise<{ r
   return { run, port };
 }
 
+/** A node on a Laravel app with `env` over ENV: a minute's traffic, then SIGTERM (its last write). */
+async function recordAndStop(env: Record<string, string>): Promise<Awaited<ReturnType<typeof traffic>>> {
+  const dir = laravelApp({ ...ENV, ...env });
+  dirs.push(dir);
+  const { run, port } = await start(dir);
+  await startOfAMinute();
+  const done = await traffic(port);
+  run.child.kill("SIGTERM");
+  expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
+  return done;
+}
+
 describe("Pulse's Reverb messages card", () => {
   test("SQLite: the exact rows Pulse writes, read back by the card's graph() query", async () => {
     const { dir, db } = pulseApp();
@@ -178,13 +190,7 @@ describe("Pulse's Reverb messages card", () => {
     try {
       const admin = pg.client();
       for (const statement of PGSQL_PULSE_AGGREGATES) await admin.unsafe(statement);
-      const dir = laravelApp({ ...ENV, DB_CONNECTION: "pgsql", DB_HOST: "127.0.0.1", DB_PORT: String(pg.port), DB_DATABASE: "laravel", DB_USERNAME: "postgres", DB_PASSWORD: "" });
-      dirs.push(dir);
-      const { run, port } = await start(dir);
-      await startOfAMinute();
-      const done = await traffic(port);
-      run.child.kill("SIGTERM");
-      expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
+      const done = await recordAndStop({ DB_CONNECTION: "pgsql", DB_HOST: "127.0.0.1", DB_PORT: String(pg.port), DB_DATABASE: "laravel", DB_USERNAME: "postgres", DB_PASSWORD: "" });
       const rows = await admin.unsafe('select "bucket", "period", "type", "key", "key_hash", "aggregate", "value", "count" from "pulse_aggregates" order by "type", "period"');
       const uuid = (hex: string) => hex.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
       // decimal(20, 2) comes back as text, as PHP's PDO reads it too.
@@ -200,13 +206,7 @@ describe("Pulse's Reverb messages card", () => {
     try {
       const admin = db.client();
       for (const statement of MYSQL_PULSE_AGGREGATES) await admin.unsafe(statement);
-      const dir = laravelApp({ ...ENV, DB_CONNECTION: "mariadb", DB_HOST: "127.0.0.1", DB_PORT: String(db.port), DB_DATABASE: "laravel", DB_USERNAME: "root", DB_PASSWORD: "" });
-      dirs.push(dir);
-      const { run, port } = await start(dir);
-      await startOfAMinute();
-      const done = await traffic(port);
-      run.child.kill("SIGTERM");
-      expect(await within(run.child.exited, "exit", 10_000)).toBe(0);
+      const done = await recordAndStop({ DB_CONNECTION: "mariadb", DB_HOST: "127.0.0.1", DB_PORT: String(db.port), DB_DATABASE: "laravel", DB_USERNAME: "root", DB_PASSWORD: "" });
       const rows = await admin.unsafe("select `bucket`, `period`, `type`, `key`, hex(`key_hash`) as `key_hash`, `aggregate`, `value`, `count` from `pulse_aggregates` order by `type`, `period`");
       expect([...rows]).toEqual(pulseRows(done).map((row) => ({ ...row, key_hash: row.key_hash.toUpperCase(), value: `${row.value}.00` })));
       await admin.close();
