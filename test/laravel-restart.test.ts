@@ -70,6 +70,12 @@ async function expectBothRestart(nodes: Node[]): Promise<void> {
   }
 }
 
+/** The `cache` row `php artisan reverb:restart` writes now: DatabaseStore::forever() is put() for 315360000 s. */
+function restartRow(): [string, string, number] {
+  const now = Math.floor(Date.now() / 1000);
+  return ["acme_shop_cache_laravel:reverb:restart", `i:${now};`, now + 315_360_000];
+}
+
 function app(env: Record<string, string>): string {
   const dir = laravelApp({ ...BASE_ENV, ...env });
   dirs.push(dir);
@@ -96,13 +102,8 @@ describe("php artisan reverb:restart", () => {
     const nodes = await startTwoNodes(dir);
     expect(nodes[0]!.run.output.text).toContain("key acme_shop_cache_laravel:reverb:restart");
     expect(nodes[0]!.run.output.text).toContain("(last: never)");
-    // DatabaseStore::forever() is put() for 315360000 s, as an upsert.
-    const now = Math.floor(Date.now() / 1000);
-    db.run('insert into "cache" ("key", "value", "expiration") values (?, ?, ?) on conflict ("key") do update set "value" = excluded."value", "expiration" = excluded."expiration"', [
-      "acme_shop_cache_laravel:reverb:restart",
-      `i:${now};`,
-      now + 315_360_000,
-    ]);
+    // As an upsert, as the store writes it.
+    db.run('insert into "cache" ("key", "value", "expiration") values (?, ?, ?) on conflict ("key") do update set "value" = excluded."value", "expiration" = excluded."expiration"', restartRow());
     db.close();
     await expectBothRestart(nodes);
   }, 30_000);
@@ -114,12 +115,7 @@ describe("php artisan reverb:restart", () => {
       for (const statement of PGSQL_CACHE_TABLE) await admin.unsafe(statement);
       const dir = app({ CACHE_STORE: "database", DB_CONNECTION: "sqlite", DB_CACHE_CONNECTION: "pgsql", DB_HOST: "127.0.0.1", DB_PORT: String(pg.port), DB_DATABASE: "laravel", DB_USERNAME: "postgres" });
       const nodes = await startTwoNodes(dir);
-      const now = Math.floor(Date.now() / 1000);
-      await admin.unsafe('insert into "cache" ("key", "value", "expiration") values ($1, $2, $3) on conflict ("key") do update set "value" = "excluded"."value", "expiration" = "excluded"."expiration"', [
-        "acme_shop_cache_laravel:reverb:restart",
-        `i:${now};`,
-        now + 315_360_000,
-      ]);
+      await admin.unsafe('insert into "cache" ("key", "value", "expiration") values ($1, $2, $3) on conflict ("key") do update set "value" = "excluded"."value", "expiration" = "excluded"."expiration"', restartRow());
       await admin.close();
       await expectBothRestart(nodes);
     } finally {
@@ -134,12 +130,7 @@ describe("php artisan reverb:restart", () => {
       await admin.unsafe(MYSQL_CACHE_TABLE);
       const dir = app({ CACHE_STORE: "database", DB_CONNECTION: "mariadb", DB_HOST: "127.0.0.1", DB_PORT: String(db.port), DB_DATABASE: "laravel", DB_USERNAME: "root" });
       const nodes = await startTwoNodes(dir);
-      const now = Math.floor(Date.now() / 1000);
-      await admin.unsafe("insert into `cache` (`key`, `value`, `expiration`) values (?, ?, ?) on duplicate key update `value` = values(`value`), `expiration` = values(`expiration`)", [
-        "acme_shop_cache_laravel:reverb:restart",
-        `i:${now};`,
-        now + 315_360_000,
-      ]);
+      await admin.unsafe("insert into `cache` (`key`, `value`, `expiration`) values (?, ?, ?) on duplicate key update `value` = values(`value`), `expiration` = values(`expiration`)", restartRow());
       await admin.close();
       await expectBothRestart(nodes);
     } finally {
