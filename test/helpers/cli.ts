@@ -55,6 +55,16 @@ export async function bannerOf(run: CliProcess, ms = 10_000): Promise<{ port: nu
     if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`server did not start:\n${run.output.text}`);
     await Bun.sleep(20);
   }
+  // The banner is several lines, each its own write, and a pipe may hand them over in separate
+  // chunks: wait for the first app's address, then for the output to settle, before a test reads it.
+  while (!/App \S+: wss?:\/\/[^\n]*\n/.test(run.output.text.slice(run.output.text.search(banner)))) {
+    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`server printed no app address:\n${run.output.text}`);
+    await Bun.sleep(20);
+  }
+  for (let seen = ""; seen !== run.output.text && Date.now() < deadline; ) {
+    seen = run.output.text;
+    await Bun.sleep(50);
+  }
   const [, secure, port] = banner.exec(run.output.text)!;
   return { port: Number(port), secure: Boolean(secure) };
 }
