@@ -1,11 +1,13 @@
 /**
  * The "ceiling": the thinnest Bun.serve that speaks enough Pusher for the benchmark's clients.
  * It is what Bun's uWebSockets gives with no server logic at all, so ours/ceiling says how much
- * our protocol work costs. Deliberately absent: auth checks, API signatures, validation, limits,
- * liveness, cache channels, app lookup, logging.
+ * our protocol work costs. It checks what no correct server may skip, the HTTP API's body MD5 and
+ * signature; deliberately absent: channel auth checks, validation, limits, liveness, cache
+ * channels, app lookup, logging.
  *
  *   bun bench/ceiling.ts --port 0   → prints "Starting server on 127.0.0.1:<port>"
  */
+import { timingSafeEqual } from "node:crypto";
 import { parseArgs } from "node:util";
 
 interface Member {
@@ -23,7 +25,25 @@ interface SocketState {
 /** Presence needs members in subscription_succeeded; without them it would not be Pusher. */
 const members = new Map<string, Map<string, Member>>();
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "0" } } });
+const { values } = parseArgs({ options: { port: { type: "string", default: "0" }, secret: { type: "string", default: "s" } } });
+const SECRET = values.secret;
+
+/**
+ * The least a correct server checks on `POST /events`: the body's MD5, the HMAC-SHA256 of the
+ * request, and the timestamp window. Without it ours/ceiling would charge us for a check no
+ * server may skip.
+ */
+function signedBy(secret: string, url: URL, body: string): boolean {
+  const params = url.searchParams;
+  const timestamp = Number(params.get("auth_timestamp"));
+  if (!(Math.abs(Date.now() / 1000 - timestamp) <= 600)) return false;
+  if (params.get("body_md5") !== new Bun.CryptoHasher("md5").update(body).digest("hex")) return false;
+  const signed = [...params].filter(([name]) => name !== "auth_signature").sort(([a], [b]) => (a < b ? -1 : 1));
+  const toSign = `POST\n${url.pathname}\n${signed.map(([name, value]) => `${name}=${value}`).join("&")}`;
+  const expected = new Bun.CryptoHasher("sha256", secret).update(toSign).digest("hex");
+  const given = params.get("auth_signature") ?? "";
+  return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+}
 const randomPart = () => 1 + Math.floor(Math.random() * 1_000_000_000);
 
 function succeeded(channel: string, data: string): string {
@@ -64,8 +84,9 @@ const server = Bun.serve<SocketState>({
       return new Response("upgrade failed", { status: 400 });
     }
     if (request.method === "POST" && url.pathname.endsWith("/events")) {
-      // No signature check: the body is published as it comes.
-      const body = (await request.json()) as { name: string; data: string; channel?: string; channels?: string[] };
+      const text = await request.text();
+      if (!signedBy(SECRET, url, text)) return new Response("bad signature", { status: 401 });
+      const body = JSON.parse(text) as { name: string; data: string; channel?: string; channels?: string[] };
       for (const channel of body.channels ?? [body.channel!]) {
         server.publish(channel, JSON.stringify({ event: body.name, data: body.data, channel }));
       }

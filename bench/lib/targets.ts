@@ -156,7 +156,7 @@ async function drain(stream: ReadableStream<Uint8Array>, tail: string[], onLine:
  * measure is the server's and not npx's.
  */
 export async function startTarget(kind: NodeKind, children: Children, server: ServerOptions): Promise<Target> {
-  if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0"], children, server, () => {});
+  if (kind === "ceiling") return startBun(kind, [CEILING, "--port", "0", "--secret", CREDENTIALS.secret], children, server, () => {});
   if (kind === "ours-webhooks") return startWithWebhooks(kind, children, server);
   if (kind === "ours-node") return startOnNode(kind, configFile(undefined, { host: server.listenAll ? "0.0.0.0" : "127.0.0.1" }), children, server);
   const workers = serverProcesses(kind);
