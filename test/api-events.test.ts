@@ -98,6 +98,23 @@ describe("POST /events", () => {
     await client.next("e");
   });
 
+  test("socket_id names one live socket: a closed socket's id excludes nobody, though a new socket takes its place", async () => {
+    const gone = await subscriber("test-channel");
+    gone.close();
+    await quiet();
+    const [next, watcher] = [await subscriber("test-channel"), await subscriber("test-channel")];
+    for (const client of [gone, next, watcher]) expect(client.socketId).toMatch(/^\d+\.\d+$/);
+    expect(new Set([gone.socketId, next.socketId, watcher.socketId]).size).toBe(3);
+
+    expect(await ok(await post("events", { name: "stale", channel: "test-channel", data: "1", socket_id: gone.socketId }))).toEqual({});
+    await Promise.all([next.next("stale"), watcher.next("stale")]);
+
+    expect(await ok(await post("events", { name: "own", channel: "test-channel", data: "2", socket_id: next.socketId }))).toEqual({});
+    await watcher.next("own");
+    await quiet();
+    expect(next.count("own")).toBe(0);
+  });
+
   test("an event for a channel nobody is on is accepted", async () => {
     expect(await ok(await post("events", { name: "e", channel: "nobody-here", data: "1" }))).toEqual({});
   });

@@ -4,7 +4,6 @@ import { ERROR_FRAMES } from "../src/protocol/errors.ts";
 import { cacheMissFrame, connectionEstablishedFrame, memberRemovedFrame, presenceData, subscriptionSucceededFrame } from "../src/protocol/frames.ts";
 import { parseClientMessage } from "../src/protocol/messages.ts";
 import { compileOriginCheck } from "../src/protocol/origins.ts";
-import { isSocketId, newSocketId } from "../src/protocol/socket-id.ts";
 
 describe("channel kinds", () => {
   const cases: Array<[string, ChannelKind["name"], boolean, boolean]> = [
@@ -114,7 +113,3 @@ describe("origins", () => {
   });
 });
 
-test("socket ids have the shape pusher-http-php accepts", () => {
-  for (let i = 0; i < 100; i++) expect(isSocketId(newSocketId())).toBe(true);
-  expect(isSocketId("1.2.3")).toBe(false);
-});

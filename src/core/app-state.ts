@@ -4,6 +4,7 @@ import { compileOriginCheck, type OriginCheck } from "../protocol/origins.ts";
 import { CacheStore } from "./cache-store.ts";
 import { Channel } from "./channel.ts";
 import type { Connection, Subscription } from "./connection.ts";
+import { ConnectionTable } from "./connection-table.ts";
 import { Roster } from "./roster.ts";
 
 /**
@@ -16,8 +17,8 @@ export class AppState {
   readonly key: string;
   readonly secret: string;
   readonly channels = new Map<string, Channel>();
-  /** Established connections by socket id. */
-  readonly connections = new Map<string, Connection>();
+  /** Established connections, by socket id. */
+  readonly connections = new ConnectionTable();
   /** Connections subscribed to at least one channel (what `/connections` reports). */
   subscribedConnections = 0;
   /** Frames received from and sent to this app's sockets here, since start. */

@@ -134,7 +134,7 @@ export class Hub implements BusSink {
       return;
     }
     connection.established = true;
-    app.connections.set(connection.socketId, connection);
+    connection.socketId = app.connections.add(connection);
     const timeout = app.config.user_authentication_timeout;
     if (timeout !== null) connection.authorizationTimer = setTimeout(() => this.authorizationExpired(connection), timeout * 1000);
     if (this.log.debugging) this.log.debug("Connection Established", `${connection.socketId} app ${app.id}`);
@@ -148,7 +148,7 @@ export class Hub implements BusSink {
     this.clearAuthorizationTimer(connection);
     for (const subscription of connection.subscriptions()) this.leave(connection, subscription.channel.name, false);
     if (connection.userId !== null) this.signOut(connection, connection.userId);
-    app.connections.delete(connection.socketId);
+    app.connections.delete(connection);
     if (this.log.debugging) this.log.debug("Connection Closed", `${connection.socketId} app ${app.id}`);
   }
 
@@ -322,14 +322,7 @@ export class Hub implements BusSink {
   /** Reverb's fixed window per connection; every text frame counts, WS control frames do not. */
   private rateLimited(connection: Connection, now: number): boolean {
     const limits = connection.app.config.rate_limiting;
-    if (now - connection.rateWindowStart >= limits.decay_seconds * 1000) {
-      connection.rateWindowStart = now;
-      connection.rateWindowCount = 0;
-    }
-    if (connection.rateWindowCount < limits.max_attempts) {
-      connection.rateWindowCount++;
-      return false;
-    }
+    if (connection.takeFrame(now, limits.max_attempts, limits.decay_seconds * 1000)) return false;
     this.log.warn(`Rate limit hit by ${connection.socketId} (app ${connection.app.id})`);
     if (limits.terminate_on_limit) this.refuse(connection.socket, "rateLimited");
     else this.sendError(connection, "rateLimited");

@@ -2,7 +2,6 @@ import type { Config } from "../config/schema.ts";
 import { Connection } from "../core/connection.ts";
 import type { Hub } from "../core/hub.ts";
 import type { PusherErrorName } from "../protocol/errors.ts";
-import { newSocketId } from "../protocol/socket-id.ts";
 
 /** A socket refused before it could become a connection; the reason is sent once it opens. */
 export class Refusal {
@@ -42,5 +41,5 @@ export function admit(hub: Hub, appKey: string, origin: () => string | null): So
     const from = origin();
     if (!app.originCheck(from)) return new Refusal("originNotAllowed", `origin ${from} not allowed for app ${app.id}`);
   }
-  return new Connection(newSocketId(), app, Date.now());
+  return new Connection(app, Date.now());
 }
