@@ -54,7 +54,7 @@ const ours = async () => {
   const request = fresh();
   const url = new URL(request.url);
   const route = matchRoute(url.pathname, "") as ApiRoute;
-  const response = await handleApi(route, request, url);
+  const response = await handleApi(route, request, url, (answer) => new Response(answer.body, answer));
   if (response.status !== 200) throw new Error(`handler answered ${response.status}: ${await response.text()}`);
   return response;
 };

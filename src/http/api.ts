@@ -10,7 +10,7 @@ import type { HttpCounters } from "../metrics/http-counters.ts";
 import { BatchBody, EventBody, errorBag, type BatchBodyOutput } from "./bodies.ts";
 import { Pacer } from "../core/pacer.ts";
 import { pacedArray, pacedObject } from "./paced-json.ts";
-import { httpError, json, jsonBody } from "./responses.ts";
+import { httpError, json, jsonBody, type Finish, type HttpAnswer } from "./responses.ts";
 import type { Route } from "./routes.ts";
 import { signatureProblem } from "./verify-signature.ts";
 
@@ -36,7 +36,7 @@ export function createApi(options: ApiOptions) {
   const { hub, log, prefix, maxRequestSize, http } = options;
   const clock = options.clock ?? Date.now;
 
-  function reject(route: ApiRoute, request: HttpRequest, url: URL, status: number, error: string, detail = error): Response {
+  function reject(route: ApiRoute, request: HttpRequest, url: URL, status: number, error: string, detail = error): HttpAnswer {
     log.warn(`HTTP ${status} ${request.method} ${url.pathname}: ${detail}`);
     http.record(route.name, status);
     return httpError(status, error);
@@ -61,31 +61,31 @@ export function createApi(options: ApiOptions) {
     return channels.map((channel) => channelInfo(app, channel, info, stats.subscribersOf(channel), now));
   }
 
-  async function eventsInfo(app: AppState, channels: string[], info: string): Promise<Response> {
+  async function eventsInfo(app: AppState, channels: string[], info: string): Promise<HttpAnswer> {
     const infos = await channelInfos(app, channels, parseInfo(info));
     return json({ channels: Object.fromEntries(channels.map((channel, index) => [channel, infos[index]])) });
   }
 
-  async function batchInfo(app: AppState, batch: BatchBodyOutput["batch"]): Promise<Response> {
+  async function batchInfo(app: AppState, batch: BatchBodyOutput["batch"]): Promise<HttpAnswer> {
     const stats = await hub.stats(app, batch.map((item) => item.channel), null);
     const now = clock();
     return json({ batch: batch.map((item) => (item.info === undefined ? {} : channelInfo(app, item.channel, parseInfo(item.info), stats.subscribersOf(item.channel), now))) });
   }
 
   /** Every occupied channel: built and serialized in slices, as an app may have 200k of them. */
-  async function channelsInfo(app: AppState, url: URL): Promise<Response> {
+  async function channelsInfo(app: AppState, url: URL): Promise<HttpAnswer> {
     const prefix = url.searchParams.get("filter_by_prefix");
     const stats = await hub.stats(app, null, prefix);
     const channels = occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock(), prefix?.startsWith("#") ?? false);
     return jsonBody(await pacedObject('{"channels":', channels, "}", new Pacer()));
   }
 
-  async function usersInfo(users: Iterable<{ id: unknown }>): Promise<Response> {
+  async function usersInfo(users: Iterable<{ id: unknown }>): Promise<HttpAnswer> {
     return jsonBody(await pacedArray('{"users":', users, "}", new Pacer()));
   }
 
   /** Triggering answers at once; only routes that need the fleet's numbers wait for them. */
-  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): Response | Promise<Response> {
+  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): HttpAnswer | Promise<HttpAnswer> {
     switch (route.name) {
       case "events": {
         const parsed = v.safeParse(EventBody, body);
@@ -127,15 +127,18 @@ export function createApi(options: ApiOptions) {
     }
   }
 
-  /** One async step per request (reading the body); every answer is counted here or in `reject`. */
-  return async function handleApi(route: ApiRoute, request: HttpRequest, url: URL): Promise<Response> {
+  /**
+   * One async step per request (reading the body); every answer is counted here or in `reject`,
+   * then given to the transport's `finish`.
+   */
+  return async function handleApi<R>(route: ApiRoute, request: HttpRequest, url: URL, finish: Finish<R>): Promise<R> {
     const app = hub.apps.findById(route.appId);
-    if (!app) return reject(route, request, url, 404, `No matching application for ID [${route.appId}].`);
+    if (!app) return finish(reject(route, request, url, 404, `No matching application for ID [${route.appId}].`));
 
     // Headers are not counted: reading them makes Bun build a Headers object, the costliest step here.
     const body = await request.bytes();
     if (url.pathname.length + url.search.length + body.length > maxRequestSize) {
-      return reject(route, request, url, 413, "Payload too large.");
+      return finish(reject(route, request, url, 413, "Payload too large."));
     }
 
     const problem = signatureProblem(app, {
@@ -145,18 +148,18 @@ export function createApi(options: ApiOptions) {
       body,
       nowMs: clock(),
     });
-    if (problem) return reject(route, request, url, 401, "Authentication signature invalid.", problem);
+    if (problem) return finish(reject(route, request, url, 401, "Authentication signature invalid.", problem));
 
     let parsedBody: unknown = undefined;
     if (request.method === "POST") {
       const parsed = readJson(UTF8.decode(body));
-      if (!parsed.ok) return reject(route, request, url, 400, "Request body is not valid JSON.");
+      if (!parsed.ok) return finish(reject(route, request, url, 400, "Request body is not valid JSON."));
       parsedBody = parsed.value;
     }
-    const answer = handlers(route, app, url, parsedBody);
-    const response = answer instanceof Response ? answer : await answer;
-    if (response.status === 422) log.warn(`HTTP 422 ${request.method} ${url.pathname}: validation failed`);
-    http.record(route.name, response.status);
-    return response;
+    const pending = handlers(route, app, url, parsedBody);
+    const answer = pending instanceof Promise ? await pending : pending;
+    if (answer.status === 422) log.warn(`HTTP 422 ${request.method} ${url.pathname}: validation failed`);
+    http.record(route.name, answer.status);
+    return finish(answer);
   };
 }

@@ -9,7 +9,7 @@ import { takeSnapshot } from "../metrics/snapshot.ts";
 import type { TransportNumbers } from "../metrics/transport-numbers.ts";
 import type { WebhookNumbers } from "../webhooks/webhooks.ts";
 import { safeEqual } from "../protocol/signatures.ts";
-import { httpError, json } from "./responses.ts";
+import { httpError, json, type Finish, type HttpAnswer } from "./responses.ts";
 
 export interface MonitoringOptions {
   hub: Hub;
@@ -24,7 +24,12 @@ export interface MonitoringOptions {
   webhooks?: () => WebhookNumbers[];
 }
 
-const DASHBOARD_HTML = readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8");
+const DASHBOARD: HttpAnswer = {
+  status: 200,
+  headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
+  body: readFileSync(new URL("../metrics/dashboard.html", import.meta.url), "utf8"),
+};
+const PROMETHEUS_HEADERS = { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" };
 
 /** The bearer token from `Authorization`, or `?token=` for a browser opening the dashboard. */
 function presentedToken(request: HttpRequest, url: URL): string {
@@ -53,27 +58,23 @@ export function createMonitoring(options: MonitoringOptions) {
   }
 
   /** Snapshots are taken in slices; their answers are counted here, as the API counts its own. */
-  async function answer(route: "metrics" | "dashboard_data"): Promise<Response> {
+  async function answer<R>(route: "metrics" | "dashboard_data", finish: Finish<R>): Promise<R> {
     const own = await ownReport();
     const others = (await hub.bus.gatherReports()) as MetricsReport[];
     const report = others.length > 0 ? await boxReport(own, others) : own;
-    const response =
+    const answered =
       route === "metrics"
-        ? new Response(renderPrometheus(report, worker === null ? [] : [own, ...others]), {
-            headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" },
-          })
+        ? { status: 200, headers: PROMETHEUS_HEADERS, body: renderPrometheus(report, worker === null ? [] : [own, ...others]) }
         : json(report.snapshot);
-    http.record(route, response.status);
-    return response;
+    http.record(route, answered.status);
+    return finish(answered);
   }
 
-  return function handleMonitoring(route: "metrics" | "dashboard" | "dashboard_data", request: HttpRequest, url: URL): Response | Promise<Response> {
+  return function handleMonitoring<R>(route: "metrics" | "dashboard" | "dashboard_data", request: HttpRequest, url: URL, finish: Finish<R>): HttpAnswer | Promise<R> {
     if (token === null) return httpError(404, "Not found.");
     // The page holds no data, so it loads with any token and explains a wrong one itself.
-    if (route === "dashboard") {
-      return new Response(DASHBOARD_HTML, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" } });
-    }
+    if (route === "dashboard") return DASHBOARD;
     if (!safeEqual(presentedToken(request, url), token)) return httpError(401, "Monitoring token missing or wrong.");
-    return answer(route);
+    return answer(route, finish);
   };
 }

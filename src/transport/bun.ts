@@ -2,18 +2,23 @@ import type { Server, ServerWebSocket } from "bun";
 import { Connection } from "../core/connection.ts";
 import { ERROR_FRAMES } from "../protocol/errors.ts";
 import { matchRoute, type Route } from "../http/routes.ts";
-import { httpError } from "../http/responses.ts";
+import { httpError, type HttpAnswer } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
 import { answerHttp, type TransportOptions } from "./transport.ts";
+
+/** An answer is shaped as a `ResponseInit`, so it is one: no headers or body copied on the way. */
+function toResponse(answer: HttpAnswer): Response {
+  return new Response(answer.body, answer);
+}
 
 /** The only code that touches Bun.serve: routing, upgrade, and the WebSocket callbacks. */
 export function serveWithBun(options: TransportOptions): Server<SocketData> {
   const { config, hub, log, http, errors, openFiles, reusePort } = options;
   const { server: settings } = config;
 
-  /** The response for one request; undefined once it became a WebSocket. */
-  function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): Response | Promise<Response> | undefined {
-    const answered = answerHttp(route, request, url, options);
+  /** The answer to one request; undefined once it became a WebSocket. */
+  function answer(route: Route | null, request: Request, url: URL, server: Server<SocketData>): HttpAnswer | Promise<Response> | undefined {
+    const answered = answerHttp(route, request, url, options, toResponse);
     if (answered !== null) return answered;
     // Null only for the WebSocket endpoint.
     const { appKey } = route as Extract<Route, { name: "websocket" }>;
@@ -41,14 +46,15 @@ export function serveWithBun(options: TransportOptions): Server<SocketData> {
       const url = new URL(request.url);
       const route = matchRoute(url.pathname, settings.path);
       const name = route?.name ?? "unmatched";
-      const response = answer(route, request, url, server);
-      if (response === undefined) {
+      const answered = answer(route, request, url, server);
+      if (answered === undefined) {
         http.record(name, 101);
         return undefined;
       }
-      // The API counts its own answers: no promise chained per request here.
-      if (response instanceof Response) http.record(name, response.status);
-      return response;
+      // Counted and made a Response by its handler: no promise chained per request here.
+      if (answered instanceof Promise) return answered;
+      http.record(name, answered.status);
+      return toResponse(answered);
     },
 
     websocket: {
@@ -100,7 +106,7 @@ export function serveWithBun(options: TransportOptions): Server<SocketData> {
     error(error) {
       errors.http++;
       log.error(`HTTP handler failed: ${error.stack ?? error.message}`);
-      return httpError(500, "Internal server error.");
+      return toResponse(httpError(500, "Internal server error."));
     },
   });
   hub.attach(server);

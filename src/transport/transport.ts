@@ -2,7 +2,7 @@ import type { Config } from "../config/schema.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../log.ts";
 import type { HttpRequest } from "../http/request.ts";
-import { httpError, json } from "../http/responses.ts";
+import { httpError, json, type Finish, type HttpAnswer } from "../http/responses.ts";
 import { ROUTE_METHODS, type Route } from "../http/routes.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
@@ -16,8 +16,10 @@ export interface TransportOptions {
   config: Config;
   hub: Hub;
   log: Logger;
-  handleApi: (route: ApiRoute, request: HttpRequest, url: URL) => Promise<Response>;
-  handleMonitoring: (route: MonitoringRoute["name"], request: HttpRequest, url: URL) => Response | Promise<Response>;
+  /** Counts its answers and hands each to `finish`. */
+  handleApi: <R>(route: ApiRoute, request: HttpRequest, url: URL, finish: Finish<R>) => Promise<R>;
+  /** As `answerHttp`: a promise is counted and finished by the handler, a plain answer by the transport. */
+  handleMonitoring: <R>(route: MonitoringRoute["name"], request: HttpRequest, url: URL, finish: Finish<R>) => HttpAnswer | Promise<R>;
   http: HttpCounters;
   errors: HandlerErrors;
   openFiles: OpenFilesGuard;
@@ -40,15 +42,17 @@ export type Serve = (options: TransportOptions) => TransportServer;
 
 /**
  * What every transport answers the same way before the WebSocket upgrade: 404, 405, `/up`,
- * monitoring and the API. Null: the route is the WebSocket endpoint, which each transport
- * upgrades (or refuses) in its own way.
+ * monitoring and the API. A plain answer is the transport's to count and finish; a promise was
+ * counted and finished by its handler. Null: the route is the WebSocket endpoint, which each
+ * transport upgrades (or refuses) in its own way.
  */
-export function answerHttp(
+export function answerHttp<R>(
   route: Route | null,
   request: HttpRequest,
   url: URL,
   { handleApi, handleMonitoring }: Pick<TransportOptions, "handleApi" | "handleMonitoring">,
-): Response | Promise<Response> | null {
+  finish: Finish<R>,
+): HttpAnswer | Promise<R> | null {
   if (!route) return httpError(404, "Not found.");
   if (request.method !== ROUTE_METHODS[route.name]) {
     return httpError(405, "Method not allowed.", { Allow: ROUTE_METHODS[route.name] });
@@ -59,9 +63,9 @@ export function answerHttp(
     case "metrics":
     case "dashboard":
     case "dashboard_data":
-      return handleMonitoring(route.name, request, url);
+      return handleMonitoring(route.name, request, url, finish);
     case "websocket":
       return null;
   }
-  return handleApi(route, request, url);
+  return handleApi(route, request, url, finish);
 }

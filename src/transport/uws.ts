@@ -6,7 +6,7 @@ import type { Socket } from "../core/socket.ts";
 import { ERROR_FRAMES } from "../protocol/errors.ts";
 import type { HttpRequest } from "../http/request.ts";
 import { matchRoute, type Route } from "../http/routes.ts";
-import { httpError } from "../http/responses.ts";
+import { httpError, type Finish, type HttpAnswer } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
 import { answerHttp, type TransportOptions, type TransportServer } from "./transport.ts";
 
@@ -128,54 +128,59 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       })
     : uWS.App();
 
-  /** The response for one request, as Bun's transport gives it; on the websocket route, one that did not upgrade. */
-  function answer(route: Route | null, request: HttpRequest, url: URL): Response | Promise<Response> {
-    return answerHttp(route, request, url, options) ?? httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
+  /** The answer to one request, as Bun's transport gives it; on the websocket route, one that did not upgrade. */
+  function answer<R>(route: Route | null, request: HttpRequest, url: URL, finish: Finish<R>): HttpAnswer | Promise<R> {
+    return answerHttp(route, request, url, options, finish) ?? httpError(426, "Upgrade to WebSocket expected.", { Upgrade: "websocket" });
   }
 
-  function failed(error: unknown): Response {
+  function failed(error: unknown): HttpAnswer {
     errors.http++;
     log.error(`HTTP handler failed: ${(error as Error).stack ?? String(error)}`);
     return httpError(500, "Internal server error.");
   }
 
-  /** Writes `response` unless the client went away meanwhile. Never rejects: Node would exit on it. */
-  async function reply(res: HttpResponse, response: Response, closeAfter = false): Promise<void> {
+  function unwritten(error: unknown): void {
+    errors.http++;
+    log.error(`HTTP response could not be written: ${(error as Error).stack ?? String(error)}`);
+  }
+
+  /** Writes `answer` unless the client went away meanwhile. Never throws or rejects: Node would exit on it. */
+  function reply(res: HttpResponse, answer: HttpAnswer, closeAfter = false): void {
+    const { body } = answer;
+    if (typeof body === "string") return write(res, answer, body, closeAfter);
+    body.arrayBuffer().then((bytes) => write(res, answer, bytes, closeAfter), unwritten);
+  }
+
+  function write(res: HttpResponse, answer: HttpAnswer, body: string | ArrayBuffer, closeAfter: boolean): void {
+    if (res.aborted) return;
     try {
-      const body = response.body === null ? null : await response.arrayBuffer();
-      if (res.aborted) return;
       res.cork(() => {
-        res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ""}`);
+        res.writeStatus(`${answer.status} ${STATUS_CODES[answer.status] ?? ""}`);
+        for (const name in answer.headers) res.writeHeader(name, answer.headers[name]!);
         // uWS writes Content-Length itself from what end() is given.
-        response.headers.forEach((value, key) => key !== "content-length" && res.writeHeader(key, value));
-        res.end(body ?? undefined, closeAfter);
+        res.end(body, closeAfter);
       });
     } catch (error) {
-      errors.http++;
-      log.error(`HTTP response could not be written: ${(error as Error).stack ?? String(error)}`);
+      unwritten(error);
     }
   }
 
   /** Runs `answer` for a request whose head and body have been read. */
   function respond(res: HttpResponse, request: UwsRequest): void {
     const route = matchRoute(request.url.pathname, settings.path);
-    const name = route?.name ?? "unmatched";
-    let response: Response | Promise<Response>;
+    let answered: HttpAnswer | Promise<void>;
     try {
-      response = answer(route, request, request.url);
+      answered = answer(route, request, request.url, (late) => reply(res, late));
     } catch (error) {
-      response = failed(error);
+      answered = failed(error);
     }
-    // The API counts its own answers; for those a promise only writes the answer.
-    if (response instanceof Response) {
-      http.record(name, response.status);
-      void reply(res, response);
+    // Counted and written by its handler; only a failure is left to answer here.
+    if (answered instanceof Promise) {
+      answered.catch((error: unknown) => reply(res, failed(error)));
       return;
     }
-    response.then(
-      (answered) => reply(res, answered),
-      (error: unknown) => reply(res, failed(error)),
-    );
+    http.record(route?.name ?? "unmatched", answered.status);
+    reply(res, answered);
   }
 
   function serveHttp(res: HttpResponse, req: UwsHttpRequest): void {
@@ -192,7 +197,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
       if (size > maxBody) {
         size = -1;
         http.record(matchRoute(request.url.pathname, settings.path)?.name ?? "unmatched", 413);
-        void reply(res, httpError(413, "Payload too large."), true);
+        reply(res, httpError(413, "Payload too large."), true);
         return;
       }
       // uWS reuses the chunk's memory once this returns.
