@@ -106,7 +106,7 @@ const NUMBERS = {
 
 export const USAGE = `npm run bench -- [flags]
 
-  --${"scenario LIST".padEnd(22)}${SCENARIOS.join(",")} (default: all = all but crossnode, slow, bus)
+  --${"scenario LIST".padEnd(22)}${SCENARIOS.join(",")} (default: all = all but crossnode, slow, webhooks, bus)
   --${"target LIST".padEnd(22)}${TARGETS.join(",")} (default: each scenario's own; crossnode runs all four)
 ${Object.entries(NUMBERS)
   .map(([name, [value, help]]) => `  --${name.padEnd(22)}${help} (default ${value})`)
