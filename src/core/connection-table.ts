@@ -53,8 +53,17 @@ export class ConnectionTable {
     for (const connection of this.slots) if (connection) yield connection;
   }
 
+  /** Read digit by digit: every client event and excluding API call looks its sender up here. */
   private slotOf(socketId: string): number | null {
-    const slot = Number(socketId.slice(socketId.indexOf(".") + 1)) - 1;
-    return Number.isInteger(slot) && slot >= 0 && slot < this.slots.length ? slot : null;
+    const dot = socketId.indexOf(".");
+    if (dot < 0) return null;
+    let number = 0;
+    for (let i = dot + 1; i < socketId.length; i++) {
+      const digit = socketId.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return null;
+      number = number * 10 + digit;
+      if (number > this.slots.length) return null;
+    }
+    return number >= 1 ? number - 1 : null;
   }
 }
