@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { HttpRequest } from "./request.ts";
+import type { HttpRequest, RequestUrl } from "./request.ts";
 import type { AppState } from "../core/app-state.ts";
 import { channelInfo, channelUsers, occupiedChannels, parseInfo } from "../core/channel-info.ts";
 import type { Hub } from "../core/hub.ts";
@@ -36,7 +36,7 @@ export function createApi(options: ApiOptions) {
   const { hub, log, prefix, maxRequestSize, http } = options;
   const clock = options.clock ?? Date.now;
 
-  function reject(route: ApiRoute, request: HttpRequest, url: URL, status: number, error: string, detail = error): HttpAnswer {
+  function reject(route: ApiRoute, request: HttpRequest, url: RequestUrl, status: number, error: string, detail = error): HttpAnswer {
     log.warn(`HTTP ${status} ${request.method} ${url.pathname}: ${detail}`);
     http.record(route.name, status);
     return httpError(status, error);
@@ -73,7 +73,7 @@ export function createApi(options: ApiOptions) {
   }
 
   /** Every occupied channel: built and serialized in slices, as an app may have 200k of them. */
-  async function channelsInfo(app: AppState, url: URL): Promise<HttpAnswer> {
+  async function channelsInfo(app: AppState, url: RequestUrl): Promise<HttpAnswer> {
     const prefix = url.searchParams.get("filter_by_prefix");
     const stats = await hub.stats(app, null, prefix);
     const channels = occupiedChannels(app, parseInfo(url.searchParams.get("info")), stats, clock(), prefix?.startsWith("#") ?? false);
@@ -85,7 +85,7 @@ export function createApi(options: ApiOptions) {
   }
 
   /** Triggering answers at once; only routes that need the fleet's numbers wait for them. */
-  function handlers(route: ApiRoute, app: AppState, url: URL, body: unknown): HttpAnswer | Promise<HttpAnswer> {
+  function handlers(route: ApiRoute, app: AppState, url: RequestUrl, body: unknown): HttpAnswer | Promise<HttpAnswer> {
     switch (route.name) {
       case "events": {
         const parsed = v.safeParse(EventBody, body);
@@ -131,7 +131,7 @@ export function createApi(options: ApiOptions) {
    * One async step per request (reading the body); every answer is counted here or in `reject`,
    * then given to the transport's `finish`.
    */
-  return async function handleApi<R>(route: ApiRoute, request: HttpRequest, url: URL, finish: Finish<R>): Promise<R> {
+  return async function handleApi<R>(route: ApiRoute, request: HttpRequest, url: RequestUrl, finish: Finish<R>): Promise<R> {
     const app = hub.apps.findById(route.appId);
     if (!app) return finish(reject(route, request, url, 404, `No matching application for ID [${route.appId}].`));
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { HttpRequest } from "./request.ts";
+import type { HttpRequest, RequestUrl } from "./request.ts";
 import type { Hub } from "../core/hub.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
 import type { HttpCounters } from "../metrics/http-counters.ts";
@@ -32,7 +32,7 @@ const DASHBOARD: HttpAnswer = {
 const PROMETHEUS_HEADERS = { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-cache" };
 
 /** The bearer token from `Authorization`, or `?token=` for a browser opening the dashboard. */
-function presentedToken(request: HttpRequest, url: URL): string {
+function presentedToken(request: HttpRequest, url: RequestUrl): string {
   const header = request.headers.get("authorization") ?? "";
   return header.startsWith("Bearer ") ? header.slice(7) : (url.searchParams.get("token") ?? "");
 }
@@ -70,7 +70,7 @@ export function createMonitoring(options: MonitoringOptions) {
     return finish(answered);
   }
 
-  return function handleMonitoring<R>(route: "metrics" | "dashboard" | "dashboard_data", request: HttpRequest, url: URL, finish: Finish<R>): HttpAnswer | Promise<R> {
+  return function handleMonitoring<R>(route: "metrics" | "dashboard" | "dashboard_data", request: HttpRequest, url: RequestUrl, finish: Finish<R>): HttpAnswer | Promise<R> {
     if (token === null) return httpError(404, "Not found.");
     // The page holds no data, so it loads with any token and explains a wrong one itself.
     if (route === "dashboard") return DASHBOARD;

@@ -7,3 +7,9 @@ export interface HttpRequest {
   readonly headers: { get(name: string): string | null };
   bytes(): Promise<Uint8Array>;
 }
+
+/**
+ * What the handlers read of a request's URL. Bun's `URL` is one; the Node transport builds a
+ * plainer one when `URL` would change nothing, as parsing one is a visible share of a trigger there.
+ */
+export type RequestUrl = Pick<URL, "pathname" | "search" | "searchParams">;

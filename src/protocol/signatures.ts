@@ -1,16 +1,20 @@
-import { createHash, createHmac } from "node:crypto";
+import * as crypto from "node:crypto";
 
 // Every signed API call and private subscribe hashes: under Bun its native hasher is used, which
 // allocates far less than node:crypto's stream-based objects; elsewhere node:crypto.
 const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+/** Node's one-shot hash (20.12+), a third of a Hash object's cost on a trigger's body; older Nodes lack it. */
+const oneShot = (crypto as { hash?: typeof crypto.hash }).hash;
 
 export const hmacSha256Hex: (secret: string, message: string) => string = bun
   ? (secret, message) => new bun.CryptoHasher("sha256", secret).update(message).digest("hex")
-  : (secret, message) => createHmac("sha256", secret).update(message).digest("hex");
+  : (secret, message) => crypto.createHmac("sha256", secret).update(message).digest("hex");
 
 export const md5Hex: (body: string | Uint8Array) => string = bun
   ? (body) => bun.MD5.hash(body, "hex")
-  : (body) => createHash("md5").update(body).digest("hex");
+  : oneShot
+    ? (body) => oneShot("md5", body, "hex")
+    : (body) => crypto.createHash("md5").update(body).digest("hex");
 
 /**
  * Compares every character whatever the first difference, so the time taken says nothing about

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../log.ts";
-import type { HttpRequest } from "../http/request.ts";
+import type { HttpRequest, RequestUrl } from "../http/request.ts";
 import { httpError, json, type Finish, type HttpAnswer } from "../http/responses.ts";
 import { ROUTE_METHODS, type Route } from "../http/routes.ts";
 import type { HandlerErrors } from "../metrics/handler-errors.ts";
@@ -17,9 +17,9 @@ export interface TransportOptions {
   hub: Hub;
   log: Logger;
   /** Counts its answers and hands each to `finish`. */
-  handleApi: <R>(route: ApiRoute, request: HttpRequest, url: URL, finish: Finish<R>) => Promise<R>;
+  handleApi: <R>(route: ApiRoute, request: HttpRequest, url: RequestUrl, finish: Finish<R>) => Promise<R>;
   /** As `answerHttp`: a promise is counted and finished by the handler, a plain answer by the transport. */
-  handleMonitoring: <R>(route: MonitoringRoute["name"], request: HttpRequest, url: URL, finish: Finish<R>) => HttpAnswer | Promise<R>;
+  handleMonitoring: <R>(route: MonitoringRoute["name"], request: HttpRequest, url: RequestUrl, finish: Finish<R>) => HttpAnswer | Promise<R>;
   http: HttpCounters;
   errors: HandlerErrors;
   openFiles: OpenFilesGuard;
@@ -49,7 +49,7 @@ export type Serve = (options: TransportOptions) => TransportServer;
 export function answerHttp<R>(
   route: Route | null,
   request: HttpRequest,
-  url: URL,
+  url: RequestUrl,
   { handleApi, handleMonitoring }: Pick<TransportOptions, "handleApi" | "handleMonitoring">,
   finish: Finish<R>,
 ): HttpAnswer | Promise<R> | null {
