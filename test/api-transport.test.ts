@@ -151,6 +151,51 @@ describe("keep-alive", () => {
   });
 });
 
+describe("request line and Host", () => {
+  test("a Host that is no host[:port] gets 500 as a handler failure, and the server keeps answering", async () => {
+    server = await startTestServer();
+    const client = await subscriber(server.wsUrl(), "test-channel");
+    const socket = connect(server.port, "127.0.0.1");
+    try {
+      await within(new Promise((resolve) => socket.once("connect", resolve)), "TCP connect");
+      for (const host of ["1.2.3.999", "example.com:99999", "bad/host"]) {
+        const body = JSON.stringify({ name: "odd-host", channel: "test-channel", data: host });
+        const request = signedRequest("POST", EVENTS, body).replace("Host: 127.0.0.1", `Host: ${host}`);
+        const own = connect(server.port, "127.0.0.1");
+        try {
+          const answer = await within(exchange(own, request), host);
+          expect([host, answer.status, answer.body]).toEqual([host, 500, JSON.stringify({ error: "Internal server error." })]);
+        } finally {
+          own.destroy();
+        }
+      }
+      const body = JSON.stringify({ name: "good-host", channel: "test-channel", data: "1" });
+      expect((await within(exchange(socket, signedRequest("POST", EVENTS, body)), "good host")).status).toBe(200);
+      await client.waitFor(() => client.count("good-host") === 1, "the event");
+      expect(client.count("odd-host")).toBe(0);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test("dot segments are resolved before the route and the signature are", async () => {
+    server = await startTestServer();
+    const client = await subscriber(server.wsUrl(), "test-channel");
+    const body = JSON.stringify({ name: "dotted", channel: "test-channel", data: "1" });
+    const query = signedQuery("POST", EVENTS, body, KEYS);
+    const socket = connect(server.port, "127.0.0.1");
+    try {
+      await within(new Promise((resolve) => socket.once("connect", resolve)), "TCP connect");
+      const request = `POST /apps/${APP.app_id}/x/../events?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const answer = await within(exchange(socket, request), "dotted response");
+      expect([answer.status, answer.body]).toEqual([200, "{}"]);
+      await client.waitFor(() => client.count("dotted") === 1, "the event");
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
 /** Runs a command with a deadline; returns its exit code and stdout. */
 async function run(command: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = Bun.spawn(command, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });

@@ -55,10 +55,23 @@ function collect(name: string, value: string): void {
   collecting.push(name, value);
 }
 
+/** The last Host that passed: a client sends the same one on every request, so each is checked once. */
+let passedHost = "localhost";
+
 /**
- * The path is parsed under a fixed host: the Host header never chose the route, and a malformed one
- * would make `URL` throw.
+ * Bun builds a request's URL from its Host header, and our `new URL(request.url)` throws on one that
+ * is no `host[:port]` (a bad port or IPv4 address, a `/` in it); uWS.js does not look. This says
+ * whether Bun's transport would have got that far, so both answer such a request alike. A request
+ * without one is let through, as it always was here.
  */
+export function hostPasses(host: string): boolean {
+  if (host === passedHost || host === "") return true;
+  if (/[\/?#@\\]/.test(host) || !URL.canParse(`http://${host}`)) return false;
+  passedHost = host;
+  return true;
+}
+
+/** The Host plays no part: `hostPasses` has checked it, and the route never depended on it. */
 export function readHead(req: UwsHttpRequest): UwsRequest {
   const path = req.getUrl();
   const query = req.getQuery();

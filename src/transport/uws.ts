@@ -9,7 +9,7 @@ import { matchRoute, type Route } from "../http/routes.ts";
 import { httpError, type Finish, type HttpAnswer } from "../http/responses.ts";
 import { OVER_CAPACITY, Refusal, admit, largestMessage, type SocketData } from "./admission.ts";
 import { answerHttp, type TransportOptions, type TransportServer } from "./transport.ts";
-import { readHead, type UwsRequest } from "./uws-request.ts";
+import { hostPasses, readHead, type UwsRequest } from "./uws-request.ts";
 
 /**
  * The core's `Socket` over a uWebSockets.js socket. uWS.js throws on any call to a socket after its
@@ -148,6 +148,9 @@ export function serveWithUws(options: TransportOptions): TransportServer {
   }
 
   function serveHttp(res: HttpResponse, req: UwsHttpRequest): void {
+    const host = req.getHeader("host");
+    // Answered as Bun's error handler answers the throw there; the body is left unread, as Bun leaves it.
+    if (!hostPasses(host)) return reply(res, failed(new TypeError(`Host ${JSON.stringify(host)} is not a valid host.`)));
     const request = readHead(req);
     res.onAborted(() => {
       res.aborted = true;
@@ -177,7 +180,7 @@ export function serveWithUws(options: TransportOptions): TransportServer {
 
   function upgrade(res: HttpResponse, req: UwsHttpRequest, context: us_socket_context_t): void {
     const route = matchRoute(req.getUrl(), settings.path);
-    if (route?.name !== "websocket") return serveHttp(res, req);
+    if (route?.name !== "websocket" || !hostPasses(req.getHeader("host"))) return serveHttp(res, req);
     const data = openFiles.full() ? OVER_CAPACITY : admit(hub, route.appKey, () => req.getHeader("origin") || null);
     http.record("websocket", 101);
     res.upgrade<Holder>({ socket: new UwsSocket(data, app) }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
