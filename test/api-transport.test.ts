@@ -158,7 +158,7 @@ describe("request line and Host", () => {
     const socket = connect(server.port, "127.0.0.1");
     try {
       await within(new Promise((resolve) => socket.once("connect", resolve)), "TCP connect");
-      for (const host of ["1.2.3.999", "example.com:99999", "bad/host"]) {
+      for (const host of ["", "1.2.3.999", "example.com:99999", "bad/host"]) {
         const body = JSON.stringify({ name: "odd-host", channel: "test-channel", data: host });
         const request = signedRequest("POST", EVENTS, body).replace("Host: 127.0.0.1", `Host: ${host}`);
         const own = connect(server.port, "127.0.0.1");

@@ -55,17 +55,16 @@ function collect(name: string, value: string): void {
   collecting.push(name, value);
 }
 
-/** The last Host that passed: a client sends the same one on every request, so each is checked once. */
+/** The last Host that passed: a client repeats its Host on every request, so most cost one comparison. */
 let passedHost = "localhost";
 
 /**
  * Bun builds a request's URL from its Host header, and our `new URL(request.url)` throws on one that
- * is no `host[:port]` (a bad port or IPv4 address, a `/` in it); uWS.js does not look. This says
- * whether Bun's transport would have got that far, so both answer such a request alike. A request
- * without one is let through, as it always was here.
+ * is no `host[:port]` (empty, a bad port or IPv4 address, a `/` in it); uWS.js does not look. This
+ * says whether Bun's transport would have got that far, so both answer such a request alike.
  */
 export function hostPasses(host: string): boolean {
-  if (host === passedHost || host === "") return true;
+  if (host === passedHost) return true;
   if (/[\/?#@\\]/.test(host) || !URL.canParse(`http://${host}`)) return false;
   passedHost = host;
   return true;
