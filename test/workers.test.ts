@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Pusher from "pusher-js";
+import { signUser } from "../src/protocol/signatures.ts";
 import { BOX_METRICS_TOKEN, startBox, type Box } from "./helpers/box.ts";
 import { runCliToEnd } from "./helpers/cli.ts";
 import { startNode, stopFleet } from "./helpers/fleet.ts";
+import { KeepAlive } from "./helpers/keep-alive.ts";
 import { RawClient, quiet } from "./helpers/raw-client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { APP } from "./helpers/server.ts";
-import { signedFetch } from "./helpers/signing.ts";
+import { signedFetch, signedQuery } from "./helpers/signing.ts";
 import { until, within } from "./helpers/waits.ts";
 
 // One port, two worker processes: every client below is placed on a named worker (the kernel
@@ -194,6 +196,191 @@ async function workerPid(index: number, on: Box = box): Promise<number> {
   }
   throw new Error(`no worker ${index} under pid ${primary}`);
 }
+
+/** A keep-alive HTTP connection that worker `index` serves: its `/dashboard/data` names its node, whose id holds its pid. */
+async function httpTo(index: number, on: Box = box): Promise<KeepAlive> {
+  const pid = await workerPid(index, on);
+  for (let attempt = 0; attempt < 60; attempt++) {
+    const http = await KeepAlive.open(on.port);
+    const answer = await http.request("GET", "/dashboard/data", "", { Authorization: `Bearer ${BOX_METRICS_TOKEN}` });
+    if ((JSON.parse(answer.body) as { node: string }).node.includes(`-${pid}-`)) return http;
+    http.close();
+  }
+  throw new Error(`no HTTP connection reached worker ${index} in 60 attempts`);
+}
+
+async function triggerOn(http: KeepAlive, body: Record<string, unknown>): Promise<void> {
+  const text = JSON.stringify(body);
+  const path = `/apps/${APP.app_id}/events`;
+  const answer = await http.request("POST", `${path}?${signedQuery("POST", path, text, APP)}`, text, { "Content-Type": "application/json" });
+  expect(answer.status).toBe(200);
+}
+
+/** Events the primary kept from worker `index` so far, as /metrics shows them. */
+async function skippedBy(index: number, on: Box = box): Promise<number> {
+  const response = await fetch(`${on.url}/metrics`, { headers: { Authorization: `Bearer ${BOX_METRICS_TOKEN}` } });
+  const text = await response.text();
+  return Number(new RegExp(`^reverb_worker_bus_skipped_total\\{worker="${index}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+}
+
+describe("events go only to workers with a subscriber on the channel", () => {
+  test("an API event sent on another worker the moment subscription_succeeded arrives is never lost", async () => {
+    const [subscriber, http] = [await box.connectTo(0), await httpTo(1)];
+    try {
+      for (let round = 0; round < 50; round++) {
+        const channel = `private-race-api-${round}`;
+        await subscriber.join(channel);
+        const from = subscriber.frames.length;
+        await triggerOn(http, { name: "raced", channel, data: String(round) });
+        expect((await subscriber.next("raced", from, 2000)).channel).toBe(channel);
+      }
+    } finally {
+      http.close();
+    }
+  });
+
+  test("a client event sent on another worker the moment subscription_succeeded arrives is never lost", async () => {
+    const [subscriber, sender] = [await box.connectTo(0), await box.connectTo(1)];
+    for (let round = 0; round < 50; round++) {
+      const channel = `private-race-client-${round}`;
+      await sender.join(channel);
+      await subscriber.join(channel);
+      const from = subscriber.frames.length;
+      sender.send({ event: "client-raced", channel, data: { round } });
+      expect((await subscriber.next("client-raced", from, 2000)).channel).toBe(channel);
+    }
+  });
+
+  test("subscription_succeeded of a channel new to the worker waits for the primary; the next subscriber there does not", async () => {
+    const [first, second, third] = [await box.connectTo(0), await box.connectTo(0), await box.connectTo(0)];
+    const primary = box.cli.child.pid;
+    process.kill(primary, "SIGSTOP");
+    try {
+      first.send({ event: "pusher:subscribe", data: { channel: "held-by-the-primary" } });
+      // Replies keep the order of the requests: this one waits behind the first.
+      first.send({ event: "pusher:ping" });
+      await quiet(300);
+      expect(first.frames.slice(1)).toEqual([]);
+      // Presence channels reach every worker anyway: nothing to wait for.
+      await third.join("presence-not-held", { user_id: 7 });
+    } finally {
+      process.kill(primary, "SIGCONT");
+    }
+    await first.next("pusher:pong");
+    expect(first.frames.slice(1).map((frame) => frame.event)).toEqual(["pusher_internal:subscription_succeeded", "pusher:pong"]);
+    process.kill(primary, "SIGSTOP");
+    try {
+      await second.subscribe("held-by-the-primary");
+    } finally {
+      process.kill(primary, "SIGCONT");
+    }
+  });
+
+  test("a message to a user sent on another worker the moment signin_success arrives is never lost", async () => {
+    const http = await httpTo(1);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const client = await box.connectTo(0);
+        const userData = JSON.stringify({ id: `racer-${round}` });
+        client.send({ event: "pusher:signin", data: { auth: signUser(APP.key, APP.secret, client.socketId, userData), user_data: userData } });
+        await client.next("pusher:signin_success");
+        const from = client.frames.length;
+        await triggerOn(http, { name: "for-you", channel: `#server-to-user-racer-${round}`, data: String(round) });
+        expect((await client.next("for-you", from, 2000)).data).toBe(String(round));
+        client.close();
+      }
+    } finally {
+      http.close();
+    }
+  });
+
+  test("a worker with no subscriber on a channel never gets its events; presence and cache channels reach every worker", async () => {
+    const [a, http] = [await box.connectTo(0), await httpTo(0)];
+    const bystander = await box.connectTo(1);
+    try {
+      await a.join("private-only-here");
+      await a.join("presence-everywhere", { user_id: 1 });
+      await a.subscribe("cache-everywhere");
+      const before = await skippedBy(1);
+      for (let i = 0; i < 20; i++) await triggerOn(http, { name: "mine", channel: "private-only-here", data: String(i) });
+      for (let i = 0; i < 5; i++) await triggerOn(http, { name: "all", channel: "presence-everywhere", data: String(i) });
+      await triggerOn(http, { name: "kept", channel: "cache-everywhere", data: "for later" });
+      await a.waitFor(() => a.count("mine") === 20 && a.count("all") === 5 && a.count("kept") === 1, "every event on worker 0");
+      // Worker 1 learns its count with its next delivery: any scrape brings one.
+      await until(async () => (await skippedBy(1)) - before >= 20, "worker 1's skipped events");
+      await quiet(200);
+      expect((await skippedBy(1)) - before).toBe(20);
+      // The cache event went to worker 1 too: it replays it to its own late subscriber.
+      await bystander.subscribe("cache-everywhere");
+      expect((await bystander.next("kept")).data).toBe("for later");
+    } finally {
+      http.close();
+    }
+  });
+
+  test("unsubscribing and subscribing again quickly: events still arrive", async () => {
+    const [subscriber, http] = [await box.connectTo(0), await httpTo(1)];
+    const channel = "private-flap";
+    try {
+      // Several changes in flight at once, before any answer: one subscription_succeeded, for the last.
+      for (let i = 0; i < 5; i++) {
+        subscriber.send({ event: "pusher:unsubscribe", data: { channel } });
+        await subscriber.join(channel);
+      }
+      for (let round = 0; round < 10; round++) {
+        subscriber.send({ event: "pusher:unsubscribe", data: { channel } });
+        await subscriber.join(channel);
+        const from = subscriber.frames.length;
+        await triggerOn(http, { name: "flapped", channel, data: String(round) });
+        expect((await subscriber.next("flapped", from, 2000)).data).toBe(String(round));
+      }
+      await quiet(200);
+      expect(subscriber.count("flapped")).toBe(10);
+    } finally {
+      http.close();
+    }
+  });
+
+  test("sockets subscribing to a channel new to their worker all wait for the same answer, and all get the events", async () => {
+    const clients = [await box.connectTo(0), await box.connectTo(0), await box.connectTo(0)];
+    const http = await httpTo(1);
+    try {
+      const channel = "private-together";
+      await Promise.all(clients.map((client) => client.join(channel)));
+      await triggerOn(http, { name: "together", channel, data: "x" });
+      for (const client of clients) await client.next("together");
+      // One closes before anything is answered: the others are not affected.
+      const leaver = await box.connectTo(0);
+      leaver.send({ event: "pusher:subscribe", data: { channel: "left-early" } });
+      leaver.close();
+      await triggerOn(http, { name: "together", channel, data: "y" });
+      for (const client of clients) await client.waitFor(() => client.count("together") === 2, "the second event");
+    } finally {
+      http.close();
+    }
+  });
+});
+
+describe("the primary forgets a dead worker's channels", () => {
+  test("kill -9 of a worker: the new worker's subscribers get the channel's events", async () => {
+    const own = await startBox(2);
+    try {
+      const channel = "private-survivor";
+      const before = await own.connectTo(1);
+      await before.join(channel);
+      const http = await httpTo(0, own);
+      process.kill(await workerPid(1, own), "SIGKILL");
+      await until(() => /Worker 1 \(pid \d+\) is serving again/.test(own.cli.output.text), "the new worker 1");
+      const after = await own.connectTo(1);
+      await after.join(channel);
+      await triggerOn(http, { name: "again", channel, data: "z" });
+      expect((await after.next("again")).data).toBe("z");
+      http.close();
+    } finally {
+      await own.stop();
+    }
+  });
+});
 
 describe("the primary owns the signals", () => {
   test("SIGTERM drains every worker: clients on both get 4200, and the box exits 0", async () => {

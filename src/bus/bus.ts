@@ -40,6 +40,8 @@ export interface BusHealth {
   peers: number;
   buffered: number;
   droppedTotal: number;
+  /** A box only: events of other workers the primary kept from this one (no subscriber here). */
+  skippedTotal?: number;
   /** Largest delay seen on the last heartbeat from each peer, in milliseconds. */
   lagMs: number;
   /**
@@ -56,6 +58,14 @@ export interface Bus {
   start(sink: BusSink): void;
   stop(): Promise<void>;
   event(appId: string, channel: string, frame: string, exceptSocketId: string | null): void;
+  /**
+   * A new local subscription of a channel. Null: the channel's events from every node reach this
+   * one already. Otherwise they will once the promise resolves: until then the subscriber must not
+   * be told it is subscribed, or it could miss an event sent in between.
+   */
+  interest(appId: string, channel: string): Promise<void> | null;
+  /** The channel's last local subscriber left. */
+  noInterest(appId: string, channel: string): void;
   join(appId: string, channel: string, user: string, data: Record<string, unknown>): void;
   leave(appId: string, channel: string, user: string): void;
   terminate(appId: string, user: string): void;
@@ -84,6 +94,8 @@ export const localBus: Bus = {
   start() {},
   async stop() {},
   event() {},
+  interest: () => null,
+  noInterest() {},
   join() {},
   leave() {},
   terminate() {},

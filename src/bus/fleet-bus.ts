@@ -1,6 +1,6 @@
 import type { Logger } from "../log.ts";
 import type { Bus, BusHealth, BusSink, NodeStats } from "./bus.ts";
-import { decodeEnvelope, encodeEnvelope, type DistributiveOmit, type Envelope } from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, type DistributiveOmit, type Envelope, type EnvelopeOf } from "./envelope.ts";
 
 export type Outgoing = DistributiveOmit<Envelope, "n">;
 
@@ -80,7 +80,19 @@ export abstract class FleetBus implements Bus {
   }
 
   event(appId: string, channel: string, frame: string, exceptSocketId: string | null): void {
-    this.transmit(exceptSocketId === null ? { t: "event", a: appId, c: channel, f: frame } : { t: "event", a: appId, c: channel, f: frame, x: exceptSocketId });
+    this.transmitEvent(appId, channel, exceptSocketId === null ? { t: "event", a: appId, c: channel, f: frame } : { t: "event", a: appId, c: channel, f: frame, x: exceptSocketId });
+  }
+
+  /** Every node hears every event (Redis): a subscriber here needs nothing more to hear its channel. */
+  interest(_appId: string, _channel: string): Promise<void> | null {
+    return null;
+  }
+
+  noInterest(_appId: string, _channel: string): void {}
+
+  /** A carrier that knows where a channel's subscribers are may send its events only there. */
+  protected transmitEvent(_appId: string, _channel: string, envelope: Omit<EnvelopeOf<"event">, "n">): void {
+    this.transmit(envelope);
   }
 
   join(appId: string, channel: string, user: string, data: Record<string, unknown>): void {

@@ -1,4 +1,4 @@
-import { channelKind } from "../protocol/channels.ts";
+import { channelKind, type ChannelKind } from "../protocol/channels.ts";
 import { ERROR_FRAMES, CloseCode, PusherError, type PusherErrorName } from "../protocol/errors.ts";
 import {
   PING_FRAME,
@@ -47,6 +47,17 @@ function logName(name: string): string {
 
 const INVALID_USER = Symbol("invalid user_id");
 
+const ANSWERABLE = Promise.resolve();
+
+/** A subscription's answer (or signin's), waiting until its channel's events reach this node. */
+interface HeldAnswer {
+  readonly name: string;
+  ready: boolean;
+  /** The socket left the channel first: it is owed nothing. */
+  cancelled: boolean;
+  readonly answer: (channel: Channel) => void;
+}
+
 /**
  * The roster key of a presence subscriber: `String(user_id)`, which is why only strings and
  * numbers are accepted (Pusher's rule; an object's `toString` is the client's to define). No
@@ -90,6 +101,11 @@ export class Hub implements BusSink {
   private readonly watchlist: Watchlist;
   private readonly counts: SubscriptionCounts;
   private publisher: Publisher | null = null;
+  /**
+   * Replies to connections with an answer still waiting for the bus (`Bus.interest`), in the
+   * order the client asked: a reply to a later message never overtakes an earlier one.
+   */
+  private readonly held = new Map<Connection, Array<string | HeldAnswer>>();
 
   constructor(options: HubOptions) {
     this.apps = options.apps;
@@ -148,6 +164,7 @@ export class Hub implements BusSink {
     this.clearAuthorizationTimer(connection);
     for (const subscription of connection.subscriptions()) this.leave(connection, subscription.channel.name, false);
     if (connection.userId !== null) this.signOut(connection, connection.userId);
+    this.held.delete(connection);
     app.connections.delete(connection);
     if (this.log.debugging) this.log.debug("Connection Closed", `${connection.socketId} app ${app.id}`);
   }
@@ -310,6 +327,17 @@ export class Hub implements BusSink {
   }
 
   private send(connection: Connection, frame: string): void {
+    if (this.held.size !== 0) {
+      const queue = this.held.get(connection);
+      if (queue) {
+        queue.push(frame);
+        return;
+      }
+    }
+    this.write(connection, frame);
+  }
+
+  private write(connection: Connection, frame: string): void {
     connection.socket.send(frame);
     connection.app.messagesSent++;
     if (this.log.debugging) this.log.debug("Message Sent", `${connection.socketId} ${frame.slice(0, 500)}`);
@@ -345,6 +373,7 @@ export class Hub implements BusSink {
     if (kind.authenticated) this.clearAuthorizationTimer(connection);
 
     let joined: Channel | null = null;
+    let ready: Promise<void> | null = null;
     if (!connection.subscription(name)) {
       const maxChannels = app.config.max_channels_per_connection;
       if (maxChannels !== null && connection.subscriptionCount >= maxChannels) {
@@ -368,25 +397,103 @@ export class Hub implements BusSink {
         return this.sendError(connection, "presenceFull");
       }
       joined = app.subscribe(connection, name, kind, data, userKey);
-      connection.socket.subscribe(joined.topic);
+      ready = this.interest(connection, joined);
       // Before the member: Pusher sends channel_occupied ahead of member_added.
       if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, joined.subscribers);
       if (userKey !== null) this.presence.joined(app, name, this.nodeId, userKey, data!, connection);
+    } else if (this.isHeld(connection, name)) {
+      return;
     }
 
-    this.send(connection, subscriptionSucceededFrame(name, kind.presence ? this.presence.succeededData(app, name) : "{}"));
-    if (joined !== null && app.config.subscription_count && countsSubscribers(name, kind.presence)) this.counts.changed(app, name, joined.subscribers);
+    const counted = joined !== null && app.config.subscription_count && countsSubscribers(name, kind.presence);
+    if (ready !== null) {
+      // The other nodes learn the count now; the subscriber, on no topic yet, with its answer.
+      if (counted) this.counts.changed(app, name, joined!.subscribers);
+      return this.hold(connection, name, ready, (channel) => {
+        connection.socket.subscribe(channel.topic);
+        this.send(connection, this.succeededFrame(app, name, kind));
+        const count = counted ? this.counts.frameFor(app, name) : null;
+        if (count !== null) this.send(connection, count);
+        this.sendCached(connection, name, kind);
+      });
+    }
+    this.send(connection, this.succeededFrame(app, name, kind));
+    if (counted) this.counts.changed(app, name, joined!.subscribers);
+    this.sendCached(connection, name, kind);
+  }
+
+  /**
+   * A new subscription: on the channel's topic now, or null once the bus makes sure the channel's
+   * events reach this node. Until then the socket is on no topic, so nothing reaches it on the
+   * channel before its answer, as when the answer is immediate.
+   */
+  private interest(connection: Connection, channel: Channel): Promise<void> | null {
+    let ready = this.bus.interest(connection.app.id, channel.name);
+    // Behind a held answer this one is held too, so that it keeps its place.
+    if (ready === null && this.held.size !== 0 && this.held.has(connection)) ready = ANSWERABLE;
+    if (ready === null) connection.socket.subscribe(channel.topic);
+    return ready;
+  }
+
+  private succeededFrame(app: AppState, name: string, kind: ChannelKind): string {
+    return subscriptionSucceededFrame(name, kind.presence ? this.presence.succeededData(app, name) : "{}");
+  }
+
+  private sendCached(connection: Connection, name: string, kind: ChannelKind): void {
     if (!kind.cache) return;
+    const app = connection.app;
     const cached = app.cache.get(name, this.clock());
     this.send(connection, cached ?? cacheMissFrame(name));
     if (cached === null && app.config.webhooks.length !== 0) this.hooks.cacheMiss(app, name);
+  }
+
+  /** Queues `answer` behind the connection's earlier replies, to go out once `ready` resolves and they have. */
+  private hold(connection: Connection, name: string, ready: Promise<void>, answer: (channel: Channel) => void): void {
+    const held: HeldAnswer = { name, ready: false, cancelled: false, answer };
+    const queue = this.held.get(connection);
+    if (queue) queue.push(held);
+    else this.held.set(connection, [held]);
+    void ready.then(() => {
+      held.ready = true;
+      this.release(connection);
+    });
+  }
+
+  /** Sends the connection's held replies up to the first answer still waiting. */
+  private release(connection: Connection): void {
+    const queue = this.held.get(connection);
+    if (!queue) return;
+    // What the answers send goes straight out: it is at the head of the queue.
+    this.held.delete(connection);
+    let next = 0;
+    for (; next < queue.length; next++) {
+      const item = queue[next]!;
+      if (typeof item === "string") this.write(connection, item);
+      else if (item.cancelled) continue;
+      else if (!item.ready) break;
+      else item.answer(connection.subscription(item.name)!.channel);
+    }
+    if (next < queue.length) this.held.set(connection, queue.slice(next));
+  }
+
+  private isHeld(connection: Connection, name: string): boolean {
+    return this.held.get(connection)?.some((item) => typeof item !== "string" && item.name === name && !item.cancelled) ?? false;
+  }
+
+  private cancelHeld(connection: Connection, name: string): void {
+    const queue = this.held.get(connection);
+    if (!queue) return;
+    for (const item of queue) if (typeof item !== "string" && item.name === name) item.cancelled = true;
+    this.release(connection);
   }
 
   private leave(connection: Connection, name: string, socketOpen: boolean): void {
     const app = connection.app;
     const left = app.unsubscribe(connection, name);
     if (!left) return;
+    if (this.held.size !== 0) this.cancelHeld(connection, name);
     if (socketOpen) connection.socket.unsubscribe(left.channel.topic);
+    if (left.channel.subscribers === 0) this.bus.noInterest(app.id, name);
     if (left.userKey !== null) this.presence.left(app, name, this.nodeId, left.userKey);
     // After the member: member_removed goes ahead of channel_vacated, as Pusher sends them.
     if (app.config.webhooks.length !== 0) this.hooks.countChanged(app, name, left.channel.subscribers);
@@ -420,8 +527,17 @@ export class Hub implements BusSink {
     this.clearAuthorizationTimer(connection);
     app.addUserSocket(user.id, connection);
     const name = serverToUserChannel(user.id);
-    if (!connection.subscription(name)) connection.socket.subscribe(app.subscribe(connection, name, channelKind(name), null, null).topic);
-    this.send(connection, signinSuccessFrame(userData));
+    // Like a subscription, signin_success waits until the user's channel reaches this node, so a
+    // message sent to the user after it is not lost.
+    let ready: Promise<void> | null = null;
+    if (!connection.subscription(name)) ready = this.interest(connection, app.subscribe(connection, name, channelKind(name), null, null));
+    if (ready === null) this.send(connection, signinSuccessFrame(userData));
+    else {
+      this.hold(connection, name, ready, (channel) => {
+        connection.socket.subscribe(channel.topic);
+        this.send(connection, signinSuccessFrame(userData));
+      });
+    }
     this.presence.joined(app, SIGNED_IN, this.nodeId, user.id, { user_id: user.id }, undefined);
     if (user.watchlist === undefined) return;
     if (user.watchlist.length > MAX_WATCHLIST) {

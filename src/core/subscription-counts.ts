@@ -39,6 +39,16 @@ export class SubscriptionCounts {
     this.bus.subscriptionCount(app.id, channel, local);
   }
 
+  /**
+   * The count a subscriber answered late (see `Hub.hold`) missed while it was on no topic: what
+   * went out to the others when it joined, unless that was throttled.
+   */
+  frameFor(app: AppState, channel: string): string | null {
+    const tally = this.tallies.get(app.id)?.get(channel);
+    const total = tally ? sum(tally) : 0;
+    return total === 0 || total > THROTTLE_ABOVE ? null : subscriptionCountFrame(channel, total);
+  }
+
   remote(node: string, appId: string, channel: string, count: number): void {
     const app = this.apps.findById(appId);
     if (app?.config.subscription_count) this.set(app, channel, node, count);

@@ -73,6 +73,14 @@ export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]
     family("reverb_workers", "gauge", "Worker processes of this box that answered this scrape (the totals above are theirs).", [["", workers.length]]);
     family("reverb_worker_connections", "gauge", "Open WebSocket connections per worker, all apps.", byWorker((worker) => worker.snapshot.apps.reduce((sum, app) => sum + app.connections, 0)));
     family("reverb_worker_open_files", "gauge", "Open files in use per worker (each worker has its own limit).", byWorker((worker) => worker.transport.openFiles?.inUse ?? 0));
+    if (report.snapshot.bus?.kind === "box") {
+      family(
+        "reverb_worker_bus_skipped_total",
+      "counter",
+      "Events of the other workers the primary did not send this worker: nobody here was on their channel (counted when the worker's next envelope arrives).",
+        byWorker((worker) => worker.snapshot.bus?.skippedTotal ?? 0),
+      );
+    }
   }
   const bus = snapshot.bus;
   if (bus?.kind === "redis") {
@@ -85,6 +93,11 @@ export function renderPrometheus(report: MetricsReport, workers: MetricsReport[]
   if (bus) {
     family("reverb_bus_peers", "gauge", "Other nodes (or, in a box, other workers) heard from.", [["", bus.peers]]);
     family("reverb_bus_dropped_total", "counter", "Envelopes dropped: outgoing ones past max_buffered or older than max_buffered_age while Redis was away or stalled, incoming ones past max_backlog while the socket loop was behind (in a box: all workers').", [["", bus.droppedTotal]]);
+    if (bus.skippedTotal !== undefined) {
+      family("reverb_bus_skipped_total", "counter", "Events a worker of this box never had to decode: the primary sends a channel's events only to workers with a subscriber on it (all workers').", [
+        ["", bus.skippedTotal],
+      ]);
+    }
     family("reverb_bus_lag_seconds", "gauge", "Largest heartbeat delay from a peer.", [["", bus.lagMs / 1000]]);
     family("reverb_bus_backlog_seconds", "gauge", "Largest recent wait between the Redis subscriber hearing messages and the socket loop applying them.", [
       ["", bus.backlogMs / 1000],

@@ -93,7 +93,11 @@ export function combineReports(own: MetricsReport, others: MetricsReport[]): Met
     ? files.reduce((total, numbers) => ({ inUse: total.inUse + numbers!.inUse, limit: total.limit + numbers!.limit, reserve: total.reserve + numbers!.reserve }), { inUse: 0, limit: 0, reserve: 0 })
     : null;
   const sum = (pick: (report: MetricsReport) => number) => all.reduce((total, report) => total + pick(report), 0);
-  const bus = own.snapshot.bus && { ...own.snapshot.bus, droppedTotal: sum((report) => report.snapshot.bus?.droppedTotal ?? 0) };
+  const bus = own.snapshot.bus && {
+    ...own.snapshot.bus,
+    droppedTotal: sum((report) => report.snapshot.bus?.droppedTotal ?? 0),
+    ...(own.snapshot.bus.kind === "box" && { skippedTotal: sum((report) => report.snapshot.bus?.skippedTotal ?? 0) }),
+  };
   return {
     worker: own.worker,
     snapshot: { ...own.snapshot, apps, bus },

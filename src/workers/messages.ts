@@ -1,3 +1,4 @@
+import type { BoxBatch, BoxDelivery } from "../bus/box-bus.ts";
 import type { Config } from "../config/schema.ts";
 
 /**
@@ -9,11 +10,8 @@ import type { Config } from "../config/schema.ts";
 export type ToWorker =
   /** The first message: everything a worker needs to start listening. */
   | { t: "start"; index: number; config: Config }
-  /**
-   * Bus envelopes from the other workers, in order. `dropped`: envelopes for this worker the
-   * primary refused since the last batch, because this worker was `maxBacklog` behind.
-   */
-  | { t: "bus"; texts: string[]; dropped: number };
+  /** Bus envelopes from the other workers, in order, and where the primary stands with ours. */
+  | ({ t: "bus" } & BoxDelivery);
 
 /** Worker → primary. */
 export type FromWorker =
@@ -21,8 +19,8 @@ export type FromWorker =
   | { t: "listening"; port: number; node: string }
   /** `reverb-uws restart` reached this worker through the Redis fleet: the whole box restarts. */
   | { t: "restart" }
-  /** Bus envelopes for every other worker. */
-  | { t: "bus"; texts: string[] }
+  /** Bus envelopes for the other workers, and this worker's changes of interest. */
+  | ({ t: "bus" } & BoxBatch)
   /** How many envelopes the primary sent this worker it has applied in all. */
   | { t: "applied"; total: number };
 

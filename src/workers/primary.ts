@@ -52,7 +52,10 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
       stdout: "inherit",
       stderr: "inherit",
       serialization: "json",
-      ipc: (message: FromWorker) => heard(slot, message),
+      // A dead worker's last words (its interest above all) must not be taken for its successor's.
+      ipc: (message: FromWorker) => {
+        if (slot.process === child) heard(slot, message);
+      },
     });
     slot.process = child;
     relay.join(slot.index, child);
@@ -64,7 +67,7 @@ export function startPrimary(config: Config, count: number, log: Logger, onResta
   const heard = (slot: WorkerSlot, message: FromWorker) => {
     switch (message.t) {
       case "bus":
-        return relay.relay(slot.index, message.texts);
+        return relay.batch(slot.index, message);
       case "applied":
         return relay.applied(slot.index, message.total);
       case "listening": {

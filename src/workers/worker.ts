@@ -14,11 +14,11 @@ function tell(message: FromWorker): void {
 
 /** The box bus's side of IPC: envelopes to and from the other workers, through the primary. */
 const boxLink: BoxLink = {
-  send: (texts) => tell({ t: "bus", texts }),
+  send: (batch) => tell({ t: "bus", ...batch }),
   applied: (total) => tell({ t: "applied", total }),
-  onEnvelopes: (listener) =>
+  onDelivery: (listener) =>
     process.on("message", (message: ToWorker) => {
-      if (message.t === "bus") listener(message.texts, message.dropped);
+      if (message.t === "bus") listener(message);
     }),
 };
 
