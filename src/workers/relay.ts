@@ -148,11 +148,18 @@ export class Relay {
 
   private flush(): void {
     this.flushing = false;
-    for (const outbox of this.outboxes.values()) {
+    for (const [index, outbox] of this.outboxes) {
       if (outbox.pending.length === 0 && outbox.dropped === 0 && !outbox.interestApplied) continue;
       const message: ToWorker & { t: "bus" } = { t: "bus", texts: outbox.pending, dropped: outbox.dropped, skipped: outbox.skipped };
       if (outbox.interestApplied) message.batches = outbox.batches;
-      outbox.peer.send(message);
+      try {
+        outbox.peer.send(message);
+      } catch {
+        // The worker exited and its exit is not handled yet (a drain, a crash): nothing is owed to
+        // it, and its successor starts afresh. Thrown here, it would end the primary.
+        this.outboxes.delete(index);
+        continue;
+      }
       outbox.forwarded += outbox.pending.length;
       outbox.pending = [];
       outbox.dropped = 0;
