@@ -1,6 +1,6 @@
-import { CREDENTIALS, METRICS_TOKEN, type Target } from "../lib/targets.ts";
-import { CALL_TIMEOUT_MS, LOAD_TAIL_MS, measure, openAll } from "./measure.ts";
-import { generatorCpu, latency, loadNotes, metric, serverCpu } from "./metrics.ts";
+import { METRICS_TOKEN, type Target } from "../lib/targets.ts";
+import { chatterResult, runChatter } from "./chatter.ts";
+import { metric } from "./metrics.ts";
 import type { Scenario } from "./types.ts";
 
 /** Our webhook counters (its /metrics), summed over apps; NaN for servers without webhooks. */
@@ -31,42 +31,16 @@ export const webhooks: Scenario = {
     ["ours-webhooks", "ours"],
   ],
 
-  async run({ target, options, generator }) {
-    const members = Array.from({ length: options.procs }, (_, i) => generator(`hook${i}`));
-    await openAll(members, options.hookSenders, {
-      wsUrl: target.wsUrl,
-      concurrency: 100,
-      channel: { prefix: "private-busy-", groupSize: options.hookSenders },
-      credentials: CREDENTIALS,
-      timeoutMs: 10_000,
-    });
-
+  async run(context) {
+    const { target, options } = context;
+    // Only client_event hooks are configured: opening the rooms sends none.
     const before = await webhookCounters(target);
-    const talking = members.map((member) =>
-      member.call(
-        "chatter",
-        { ratePerSocket: options.hookRate, durationMs: options.warmupMs + options.durationMs + LOAD_TAIL_MS, payloadBytes: options.payloadBytes },
-        CALL_TIMEOUT_MS,
-      ),
-    );
-    const window = await measure(target, members, options.warmupMs, options.durationMs);
-    await Promise.all(talking);
+    const load = { name: "hook", senders: options.hookSenders, groupSize: options.hookSenders, rate: options.hookRate, channelPrefix: "private-busy-" };
+    const window = await runChatter(context, load);
     const after = await webhookCounters(target);
-
-    const { load } = window;
-    const seconds = window.wallSeconds;
-    return {
-      metrics: [
-        metric("clientEventsPerSec", "client events sent/s", "/s", load.sent / seconds, null),
-        metric("deliveriesPerSec", "deliveries/s", "/s", load.received / seconds, "higher"),
-        metric("offeredPerSec", "offered deliveries/s", "/s", (load.sent * (options.hookSenders - 1)) / seconds, null),
-        ...latency("latency", "end-to-end latency", load.latency),
-        ...serverCpu(window, load.received, "deliveries"),
-        metric("webhooksSent", "webhook events delivered (whole run)", "", after.sent - before.sent, null),
-        metric("webhooksDropped", "webhook events dropped (whole run)", "", after.dropped - before.dropped + after.failed - before.failed, null),
-        generatorCpu(load),
-      ],
-      notes: loadNotes(load),
-    };
+    return chatterResult(window, options.hookSenders, [
+      metric("webhooksSent", "webhook events delivered (whole run)", "", after.sent - before.sent, null),
+      metric("webhooksDropped", "webhook events dropped (whole run)", "", after.dropped - before.dropped + after.failed - before.failed, null),
+    ]);
   },
 };
