@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Logger } from "../log.ts";
 import { channelKind } from "../protocol/channels.ts";
 import type { BusHealth, BusSink } from "./bus.ts";
+import { endOfTurn } from "./end-of-turn.ts";
 import { encodeEnvelope, type EnvelopeOf } from "./envelope.ts";
 import { FleetBus, type FleetSettings, type Outgoing } from "./fleet-bus.ts";
 
@@ -72,7 +73,7 @@ export class BoxBus extends FleetBus {
   private texts: string[] = [];
   private routes: Array<string | null> = [];
   private readonly changes = new Map<string, boolean>();
-  private flushing = false;
+  private readonly flushSoon = endOfTurn(() => this.flush());
   private batchesSent = 0;
   /** Routes with a subscriber here: the wait for the primary, or null once it has them. */
   private readonly interests = new Map<string, Interest | null>();
@@ -180,14 +181,7 @@ export class BoxBus extends FleetBus {
     this.flushSoon();
   }
 
-  private flushSoon(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    queueMicrotask(() => this.flush());
-  }
-
   private flush(): void {
-    this.flushing = false;
     if (this.texts.length === 0 && this.changes.size === 0) return;
     const batch: BoxBatch = { texts: this.texts, routes: this.routes };
     if (this.changes.size !== 0) {

@@ -1,4 +1,5 @@
 import type { BoxBatch } from "../bus/box-bus.ts";
+import { endOfTurn } from "../bus/end-of-turn.ts";
 import { ownBeatPrefix } from "../bus/envelope.ts";
 import type { Logger } from "../log.ts";
 import type { ToWorker } from "./messages.ts";
@@ -38,7 +39,7 @@ interface Outbox {
  */
 export class Relay {
   private readonly outboxes = new Map<number, Outbox>();
-  private flushing = false;
+  private readonly flushSoon = endOfTurn(() => this.flush());
 
   constructor(
     private readonly maxBacklog: number,
@@ -140,14 +141,7 @@ export class Relay {
     for (const text of texts) if (text.startsWith(outbox.beatPrefix)) outbox.pending.push(text);
   }
 
-  private flushSoon(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    queueMicrotask(() => this.flush());
-  }
-
   private flush(): void {
-    this.flushing = false;
     for (const [index, outbox] of this.outboxes) {
       if (outbox.pending.length === 0 && outbox.dropped === 0 && !outbox.interestApplied) continue;
       const message: ToWorker & { t: "bus" } = { t: "bus", texts: outbox.pending, dropped: outbox.dropped, skipped: outbox.skipped };
