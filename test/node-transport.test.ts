@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsClient, sdkFor } from "./helpers/api.ts";
-import { selfSignedCertificate } from "./helpers/certificates.ts";
+import { runTlsPusherClient, selfSignedCertificate } from "./helpers/certificates.ts";
 import { bannerOf, runCommand, type CliProcess } from "./helpers/cli.ts";
 import { Clients } from "./helpers/clients.ts";
 import { FLEET_METRICS_TOKEN, startFleet, stopFleet, type FleetNode } from "./helpers/fleet.ts";
@@ -20,7 +20,6 @@ import { until, within } from "./helpers/waits.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const CREDENTIALS = { REVERB_APP_ID: APP.app_id, REVERB_APP_KEY: APP.key, REVERB_APP_SECRET: APP.secret };
-const FIXTURE = join(import.meta.dir, "fixtures", "tls-pusher-client.ts");
 const BLOCK_ON_SIGNAL = join(import.meta.dir, "fixtures", "block-on-signal.mjs");
 const BURST_PUBLISHER = join(import.meta.dir, "fixtures", "burst-publisher.ts");
 
@@ -139,13 +138,7 @@ describe("TLS on uWebSockets.js (SSLApp)", () => {
     expect(server.url).toBe(`https://127.0.0.1:${server.port}`);
     const ca = readFileSync(cert, "utf8");
     expect(await (await fetch(`${server.url}/up`, { tls: { ca } })).json()).toEqual({ health: "OK" });
-    // As in tls.test.ts: the clients trust the certificate through NODE_EXTRA_CA_CERTS, read at start.
-    const client = Bun.spawn([process.execPath, FIXTURE, String(server.port), APP.app_id, APP.key, APP.secret], {
-      env: { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: cert },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [status, stdout, stderr] = await Promise.all([client.exited, new Response(client.stdout).text(), new Response(client.stderr).text()]);
+    const { status, stdout, stderr } = await runTlsPusherClient(server.port, cert, APP);
     expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
     expect(JSON.parse(stdout)).toEqual({ over: "wss" });
   });

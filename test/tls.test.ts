@@ -4,12 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/load.ts";
 import { certificateDirectories, discoverTls, type DiscoveryInput } from "../src/config/tls.ts";
-import { selfSignedCertificate } from "./helpers/certificates.ts";
+import { runTlsPusherClient, selfSignedCertificate } from "./helpers/certificates.ts";
 import { bannerOf, runCli, runCliToEnd, type CliProcess } from "./helpers/cli.ts";
 import { signedQuery } from "./helpers/signing.ts";
 import { APP, startTestServer, type TestServer } from "./helpers/server.ts";
 
-const FIXTURE = join(import.meta.dir, "fixtures", "tls-pusher-client.ts");
 const CREDENTIALS = { REVERB_APP_ID: APP.app_id, REVERB_APP_KEY: APP.key, REVERB_APP_SECRET: APP.secret };
 
 let certificates: string;
@@ -70,16 +69,7 @@ describe("TLS served directly", () => {
     expect(channels.status).toBe(200);
     expect(await channels.json()).toEqual({ channels: {} });
     expect(fetch(`http://127.0.0.1:${server.port}/up`)).rejects.toThrow();
-
-    // pusher-js (its Node build, on node:tls) and the `pusher` SDK verify the certificate against
-    // NODE_EXTRA_CA_CERTS, which is read when a process starts: hence a process of their own,
-    // rather than turning verification off (NODE_TLS_REJECT_UNAUTHORIZED=0) for every test file.
-    const client = Bun.spawn([process.execPath, FIXTURE, String(server.port), APP.app_id, APP.key, APP.secret], {
-      env: { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: cert },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [status, stdout, stderr] = await Promise.all([client.exited, new Response(client.stdout).text(), new Response(client.stderr).text()]);
+    const { status, stdout, stderr } = await runTlsPusherClient(server.port, cert, APP);
     expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
     expect(JSON.parse(stdout)).toEqual({ over: "wss" });
   });
